@@ -1,0 +1,85 @@
+//! # statuskit
+//!
+//! The HTTP status contract as the default behaviour of an axum/tower API: the catalog of
+//! statuses ([`status`]), one error type that renders RFC 9457 problem bodies in JSON and XML
+//! ([`Problem`]), and middleware and extractors for every cross-cutting status.
+//!
+//! An existing axum app adopts it in a few lines:
+//!
+//! ```
+//! use axum::Router;
+//! use statuskit::{methods::{not_found, Resource}, ContractLayer, Problem};
+//! use tower::ServiceExt;
+//!
+//! async fn show() -> Result<&'static str, Problem> {
+//!     Err(Problem::gone("v0 was turned off", Some("/v1/customers")))
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let app: Router = Router::new()
+//!     .route("/v0/customers", Resource::new().get(show).into())
+//!     .fallback(not_found)
+//!     .layer(ContractLayer::new());
+//! let res = app.oneshot(http::Request::get("/v0/customers").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+//! assert_eq!(res.status(), 410);
+//! assert!(res.headers().contains_key("x-request-id"));
+//! # });
+//! ```
+
+pub mod body;
+pub mod challenge;
+pub mod conditional;
+pub mod etag;
+pub mod header;
+pub mod methods;
+pub mod negotiate;
+pub mod panic;
+pub mod problem;
+pub mod render;
+pub mod request_id;
+pub mod respond;
+pub mod retry_after;
+pub mod status;
+pub mod validate;
+
+use std::sync::Arc;
+
+use tower::Layer;
+use tower_http::catch_panic::CatchPanic;
+
+pub use problem::Problem;
+
+/// `Result` with [`Problem`] as the error.
+pub type Result<T, E = Problem> = std::result::Result<T, E>;
+
+/// The stack every statuskit API wears, outermost first: [`request_id`] (the id on every
+/// response), [`render`] (problem bodies, and no bare error bodies), [`panic`] (500 on panic).
+#[derive(Debug, Clone, Default)]
+pub struct ContractLayer {
+    render: render::RenderProblemLayer,
+}
+
+impl ContractLayer {
+    /// The stack with no report link.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where a 500 tells users to report it.
+    #[must_use]
+    pub fn report_url(mut self, url: impl Into<Arc<str>>) -> Self {
+        self.render = self.render.report_url(url);
+        self
+    }
+}
+
+/// The service [`ContractLayer`] builds.
+pub type Contract<S> = request_id::SetRequestId<render::RenderProblem<CatchPanic<S, panic::PanicToProblem>>>;
+
+impl<S> Layer<S> for ContractLayer {
+    type Service = Contract<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        request_id::RequestIdLayer.layer(self.render.layer(panic::layer().layer(inner)))
+    }
+}

@@ -1,0 +1,480 @@
+//! The error type: one [`Problem`] per failure, rendered as RFC 9457 problem details.
+//!
+//! Each constructor is named for its catalog row and takes what that status must carry, so a 405
+//! without `Allow`, a 401 without a challenge, a 412 without the current ETag or a 429/503 without
+//! `Retry-After` cannot be built. The body (JSON or XML, with the `request_id`) is written by
+//! [`crate::render::RenderProblemLayer`], which knows the request's `Accept` and id.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use statuskit::{Problem, ContractLayer};
+//! use tower::ServiceExt;
+//!
+//! async fn handler() -> Result<String, Problem> {
+//!     Err(Problem::not_found("no customer has id 42"))
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let app = Router::new().route("/c", get(handler)).layer(ContractLayer::new());
+//! let res = app.oneshot(http::Request::get("/c").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+//! assert_eq!(res.status(), 404);
+//! assert_eq!(res.headers()["content-type"], "application/problem+json");
+//! let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+//! let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+//! assert_eq!(json["type"], "/docs/errors#not_found");
+//! assert_eq!(json["detail"], json["message"]);
+//! # });
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
+
+use crate::challenge::Challenge;
+use crate::etag::EntityTag;
+use crate::header::{ALLOW, ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
+use crate::methods::Allow;
+use crate::retry_after::RetryAfter;
+use crate::status::{self, Status};
+use crate::validate::FieldErrors;
+
+/// A failure, as the client will see it: a catalog status, a detail that says what to fix,
+/// optional field errors and extension members, and the headers the status requires.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    status: &'static Status,
+    detail: Cow<'static, str>,
+    errors: Option<FieldErrors>,
+    extensions: Vec<(&'static str, Value)>,
+    headers: HeaderMap,
+    json_only: bool,
+}
+
+/// How a problem body is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemFormat {
+    /// `application/problem+json`.
+    Json,
+    /// `application/problem+xml` (RFC 9457 Appendix B).
+    Xml,
+}
+
+impl Problem {
+    fn new(status: &'static Status, detail: impl Into<Cow<'static, str>>) -> Self {
+        Problem {
+            status,
+            detail: detail.into(),
+            errors: None,
+            extensions: Vec::new(),
+            headers: HeaderMap::new(),
+            json_only: false,
+        }
+    }
+
+    fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// 400: the request could not be read. Say what to fix.
+    pub fn bad_request(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::BAD_REQUEST, detail)
+    }
+
+    /// 401 with its `WWW-Authenticate` challenge.
+    pub fn unauthorized(challenge: Challenge, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::UNAUTHORIZED, detail).header(WWW_AUTHENTICATE, challenge.to_header_value())
+    }
+
+    /// 403: authenticated, but not allowed. Say why.
+    pub fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::FORBIDDEN, detail)
+    }
+
+    /// 404: no such resource (or one the caller may not know exists).
+    pub fn not_found(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::NOT_FOUND, detail)
+    }
+
+    /// 405 with `Allow` listing every method the path accepts.
+    pub fn method_not_allowed(method: &http::Method, allow: &Allow) -> Self {
+        Self::new(
+            &status::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed here; this path accepts {allow}"),
+        )
+        .header(ALLOW, allow.to_header_value())
+        .extension("allow", Value::from(allow.iter().map(|m| m.as_str()).collect::<Vec<_>>()))
+    }
+
+    /// 406, always in JSON, listing the media types that are available.
+    pub fn not_acceptable(available: &[&str]) -> Self {
+        let mut p = Self::new(
+            &status::NOT_ACCEPTABLE,
+            format!("Accept names nothing this resource can produce; available: {}", available.join(", ")),
+        )
+        .extension("available", Value::from(available.to_vec()));
+        p.json_only = true;
+        p
+    }
+
+    /// 409: the request conflicts with the current state. Say which state.
+    pub fn conflict(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::CONFLICT, detail)
+    }
+
+    /// 410: turned off on purpose, naming the replacement if there is one.
+    pub fn gone(detail: impl Into<Cow<'static, str>>, replacement: Option<&str>) -> Self {
+        let p = Self::new(&status::GONE, detail);
+        match replacement {
+            Some(r) => p.extension("replacement", Value::from(r)),
+            None => p,
+        }
+    }
+
+    /// 411: a body without `Content-Length` or chunked transfer coding.
+    pub fn length_required() -> Self {
+        Self::new(
+            &status::LENGTH_REQUIRED,
+            "this request has a body but neither Content-Length nor Transfer-Encoding: chunked; send one of them",
+        )
+    }
+
+    /// 412, carrying the current `ETag` when there is a current representation.
+    pub fn precondition_failed(current: Option<&EntityTag>, detail: impl Into<Cow<'static, str>>) -> Self {
+        let p = Self::new(&status::PRECONDITION_FAILED, detail);
+        match current {
+            Some(tag) => p.header(ETAG, tag.to_header_value()),
+            None => p,
+        }
+    }
+
+    /// 413: the body is over `limit` bytes.
+    pub fn content_too_large(limit: usize) -> Self {
+        Self::new(
+            &status::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than the {limit} bytes this endpoint accepts"),
+        )
+        .extension("limit_bytes", Value::from(limit))
+    }
+
+    /// 414: the request target is too long.
+    pub fn uri_too_long(limit: usize) -> Self {
+        Self::new(&status::URI_TOO_LONG, format!("the request target is longer than {limit} bytes"))
+    }
+
+    /// 415 with the header (`Accept-Post`, `Accept-Patch` or `Accept`) listing accepted types.
+    pub fn unsupported_media_type(
+        got: Option<&str>,
+        accepted_header: HeaderName,
+        accepted: &[&str],
+    ) -> Self {
+        let list = accepted.join(", ");
+        let detail = match got {
+            Some(t) => format!("Content-Type {t} is not accepted here; send one of: {list}"),
+            None => format!("the body has no Content-Type; send one of: {list}"),
+        };
+        let value = HeaderValue::try_from(list).expect("media types are valid header values");
+        Self::new(&status::UNSUPPORTED_MEDIA_TYPE, detail)
+            .header(accepted_header, value)
+            .extension("accepted", Value::from(accepted.to_vec()))
+    }
+
+    /// 422 with the `errors` map: one entry per failing field.
+    pub fn unprocessable_entity(errors: FieldErrors) -> Self {
+        let n = errors.len();
+        let detail = if n == 1 { "1 field is invalid".to_owned() } else { format!("{n} fields are invalid") };
+        let mut p = Self::new(&status::UNPROCESSABLE_ENTITY, detail);
+        p.errors = Some(errors);
+        p
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(retry_after: RetryAfter, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::TOO_MANY_REQUESTS, detail).header(RETRY_AFTER, retry_after.to_header_value())
+    }
+
+    /// 431: the header section is too large.
+    pub fn header_fields_too_large() -> Self {
+        Self::new(&status::REQUEST_HEADER_FIELDS_TOO_LARGE, "the request's header section is too large")
+    }
+
+    /// 500. `cause` is logged (with the request id, by the caller's span) and never sent: the
+    /// body only says that something broke and where to report it.
+    pub fn internal_server_error(cause: impl fmt::Display) -> Self {
+        tracing::error!(%cause, "internal server error");
+        Self::internal()
+    }
+
+    pub(crate) fn internal() -> Self {
+        Self::new(&status::INTERNAL_SERVER_ERROR, "something is broken on our side")
+    }
+
+    /// 502, as a gateway says it.
+    pub fn bad_gateway(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::BAD_GATEWAY, detail)
+    }
+
+    /// 503 with `Retry-After`.
+    pub fn service_unavailable(retry_after: RetryAfter, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::SERVICE_UNAVAILABLE, detail).header(RETRY_AFTER, retry_after.to_header_value())
+    }
+
+    /// 504: the backend did not answer in time.
+    pub fn gateway_timeout(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::GATEWAY_TIMEOUT, detail)
+    }
+
+    /// A problem for a bare error response that did not come from a `Problem` (axum's own
+    /// rejections, another crate's middleware): the catalog row's description as detail.
+    pub(crate) fn for_bare_status(status: &'static Status) -> Self {
+        Self::new(status, status.description)
+    }
+
+    /// Adds an extension member (RFC 9457 §3.2). Names should be ALPHA/DIGIT/`_`, 3+ characters.
+    #[must_use]
+    pub fn extension(mut self, name: &'static str, value: Value) -> Self {
+        self.extensions.push((name, value));
+        self
+    }
+
+    /// Adds a response header beyond the ones the status requires (e.g. `Accept-Patch`).
+    #[must_use]
+    pub fn with_header(self, name: HeaderName, value: HeaderValue) -> Self {
+        self.header(name, value)
+    }
+
+    /// The catalog row.
+    pub fn status(&self) -> &'static Status {
+        self.status
+    }
+
+    /// The detail (also sent as `message`).
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The field errors, if any.
+    pub fn errors(&self) -> Option<&FieldErrors> {
+        self.errors.as_ref()
+    }
+
+    /// The headers this problem adds to the response.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The format to write, given the one the client prefers (406 is always JSON).
+    pub fn format_for(&self, preferred: ProblemFormat) -> ProblemFormat {
+        if self.json_only { ProblemFormat::Json } else { preferred }
+    }
+
+    /// Writes the body. `report` is where to report a 500 (added to its detail and as `report`).
+    pub fn render(&self, format: ProblemFormat, request_id: &str, report: Option<&str>) -> Vec<u8> {
+        let detail: Cow<'_, str> = match (self.status.code.is_server_error(), report) {
+            (true, Some(url)) if self.status.code == http::StatusCode::INTERNAL_SERVER_ERROR => {
+                format!("{}; please report it at {url} quoting request id {request_id}", self.detail).into()
+            }
+            _ => Cow::Borrowed(&self.detail),
+        };
+        let report = report.filter(|_| self.status.code == http::StatusCode::INTERNAL_SERVER_ERROR);
+        let view = View { p: self, detail: &detail, request_id, report };
+        match format {
+            ProblemFormat::Json => {
+                serde_json::to_vec(&view).expect("a problem always serializes")
+            }
+            ProblemFormat::Xml => view.to_xml(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.code.as_u16(), self.status.title, self.detail)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl IntoResponse for Problem {
+    fn into_response(mut self) -> Response {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = self.status.code;
+        *res.headers_mut() = std::mem::take(&mut self.headers);
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+/// What is written: the problem plus the per-request parts.
+struct View<'a> {
+    p: &'a Problem,
+    detail: &'a str,
+    request_id: &'a str,
+    report: Option<&'a str>,
+}
+
+impl serde::Serialize for View<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", self.p.status.type_uri)?;
+        m.serialize_entry("title", self.p.status.title)?;
+        m.serialize_entry("status", &self.p.status.code.as_u16())?;
+        m.serialize_entry("detail", self.detail)?;
+        m.serialize_entry("message", self.detail)?;
+        if let Some(errors) = &self.p.errors {
+            m.serialize_entry("errors", errors)?;
+        }
+        m.serialize_entry("request_id", self.request_id)?;
+        if let Some(url) = self.report {
+            m.serialize_entry("report", url)?;
+        }
+        for (name, value) in &self.p.extensions {
+            m.serialize_entry(name, value)?;
+        }
+        m.end()
+    }
+}
+
+#[cfg(feature = "xml")]
+impl View<'_> {
+    fn to_xml(&self) -> Vec<u8> {
+        use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+        use quick_xml::Writer;
+
+        type W = Writer<Vec<u8>>;
+        fn text(w: &mut W, name: &str, value: &str) {
+            w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
+            w.write_event(Event::Text(BytesText::new(value))).expect("Vec write");
+            w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
+        }
+        fn value(w: &mut W, name: &str, v: &Value) {
+            match v {
+                Value::Null => {
+                    w.write_event(Event::Empty(BytesStart::new(name))).expect("Vec write");
+                }
+                Value::String(s) => text(w, name, s),
+                Value::Bool(_) | Value::Number(_) => text(w, name, &v.to_string()),
+                Value::Array(items) => {
+                    w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
+                    for item in items {
+                        value(w, "i", item);
+                    }
+                    w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
+                }
+                Value::Object(members) => {
+                    w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
+                    for (k, item) in members {
+                        value(w, k, item);
+                    }
+                    w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
+                }
+            }
+        }
+
+        let mut w = Writer::new(Vec::with_capacity(512));
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).expect("Vec write");
+        let root = BytesStart::new("problem").with_attributes([("xmlns", crate::header::PROBLEM_XML_NAMESPACE)]);
+        w.write_event(Event::Start(root)).expect("Vec write");
+        text(&mut w, "type", self.p.status.type_uri);
+        text(&mut w, "title", self.p.status.title);
+        text(&mut w, "status", &self.p.status.code.as_u16().to_string());
+        text(&mut w, "detail", self.detail);
+        text(&mut w, "message", self.detail);
+        if let Some(errors) = &self.p.errors {
+            // Field paths such as `items[3].name` are not XML names, so each field is an
+            // element carrying its path as an attribute, holding its messages as <i> items.
+            w.write_event(Event::Start(BytesStart::new("errors"))).expect("Vec write");
+            for (field, messages) in errors.iter() {
+                let start = BytesStart::new("field").with_attributes([("name", field)]);
+                w.write_event(Event::Start(start)).expect("Vec write");
+                for m in messages {
+                    text(&mut w, "i", m);
+                }
+                w.write_event(Event::End(BytesEnd::new("field"))).expect("Vec write");
+            }
+            w.write_event(Event::End(BytesEnd::new("errors"))).expect("Vec write");
+        }
+        text(&mut w, "request_id", self.request_id);
+        if let Some(url) = self.report {
+            text(&mut w, "report", url);
+        }
+        for (name, v) in &self.p.extensions {
+            value(&mut w, name, v);
+        }
+        w.write_event(Event::End(BytesEnd::new("problem"))).expect("Vec write");
+        w.into_inner()
+    }
+}
+
+#[cfg(not(feature = "xml"))]
+impl View<'_> {
+    fn to_xml(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a problem always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_every_member() {
+        let mut errors = FieldErrors::new();
+        errors.add("name", "can't be blank");
+        errors.add("email", "has already been taken");
+        let p = Problem::unprocessable_entity(errors);
+        let body: Value = serde_json::from_slice(&p.render(ProblemFormat::Json, "01ABC", None)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "/docs/errors#unprocessable_entity",
+                "title": "Unprocessable Entity",
+                "status": 422,
+                "detail": "2 fields are invalid",
+                "message": "2 fields are invalid",
+                "errors": {"email": ["has already been taken"], "name": ["can't be blank"]},
+                "request_id": "01ABC"
+            })
+        );
+    }
+
+    #[cfg(feature = "xml")]
+    #[test]
+    fn xml_follows_appendix_b_and_escapes() {
+        let p = Problem::not_acceptable(&["application/json"]);
+        assert_eq!(p.format_for(ProblemFormat::Xml), ProblemFormat::Json);
+        let p = Problem::bad_request("a < b & \"c\"").extension("list", Value::from(vec!["x", "y"]));
+        let xml = String::from_utf8(p.render(ProblemFormat::Xml, "id1", None)).unwrap();
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><problem xmlns=\"urn:ietf:rfc:7807\">"), "{xml}");
+        assert!(xml.contains("<status>400</status>"));
+        assert!(xml.contains("<detail>a &lt; b &amp; &quot;c&quot;</detail>"), "{xml}");
+        assert!(xml.contains("<list><i>x</i><i>y</i></list>"));
+        assert!(xml.contains("<request_id>id1</request_id>"));
+    }
+
+    #[test]
+    fn internal_errors_never_leak_their_cause() {
+        let p = Problem::internal_server_error("SELECT * FROM secret at /srv/app.rs:12");
+        let body = String::from_utf8(p.render(ProblemFormat::Json, "r1", Some("https://example.com/issues"))).unwrap();
+        assert!(!body.contains("SELECT") && !body.contains("/srv"), "{body}");
+        assert!(body.contains("https://example.com/issues") && body.contains("r1"));
+    }
+
+    #[test]
+    fn required_headers_come_with_their_status() {
+        let allow = Allow::from_methods([http::Method::GET, http::Method::PUT]);
+        let p = Problem::method_not_allowed(&http::Method::POST, &allow);
+        assert_eq!(p.headers()[ALLOW], "GET, HEAD, PUT, OPTIONS");
+        let p = Problem::too_many_requests(RetryAfter::seconds(3), "slow down");
+        assert_eq!(p.headers()[RETRY_AFTER], "3");
+        let p = Problem::unauthorized(Challenge::bearer("r"), "log in");
+        assert_eq!(p.headers()[WWW_AUTHENTICATE], "Bearer realm=\"r\"");
+        let tag = EntityTag::strong("1").unwrap();
+        assert_eq!(Problem::precondition_failed(Some(&tag), "x").headers()[ETAG], "\"1\"");
+    }
+}

@@ -1,0 +1,187 @@
+//! Writes problem bodies: every response carrying a [`Problem`] gets its body in the format the
+//! client prefers, with the `request_id`; every other 4xx/5xx without a problem body (axum's own
+//! rejections, another crate's middleware) is replaced by the catalog's problem for its status,
+//! keeping its headers. No error reaches a client as `text/plain`.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use statuskit::{render::RenderProblemLayer, request_id::RequestIdLayer, Problem};
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { Problem::conflict("an upload is already running") }))
+//!     .layer(RenderProblemLayer::new())
+//!     .layer(RequestIdLayer);
+//! let req = http::Request::get("/").header("accept", "application/xml").body(axum::body::Body::empty()).unwrap();
+//! let res = app.oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), 409);
+//! assert_eq!(res.headers()["content-type"], "application/problem+xml; charset=utf-8");
+//! assert_eq!(res.headers()["vary"], "accept");
+//! # });
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use http::{HeaderMap, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use crate::header::{mime, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, VARY};
+use crate::negotiate::problem_format;
+use crate::problem::{Problem, ProblemFormat};
+use crate::request_id::RequestId;
+use crate::status::Status;
+
+/// Layer that applies [`RenderProblem`].
+#[derive(Debug, Clone, Default)]
+pub struct RenderProblemLayer {
+    report: Option<Arc<str>>,
+}
+
+impl RenderProblemLayer {
+    /// No report link.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where users should report a 500 (seed 000: "Please open an issue"); added to every 500.
+    #[must_use]
+    pub fn report_url(mut self, url: impl Into<Arc<str>>) -> Self {
+        self.report = Some(url.into());
+        self
+    }
+}
+
+impl<S> Layer<S> for RenderProblemLayer {
+    type Service = RenderProblem<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RenderProblem { inner, report: self.report.clone() }
+    }
+}
+
+/// Middleware that writes problem bodies; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct RenderProblem<S> {
+    inner: S,
+    report: Option<Arc<str>>,
+}
+
+impl<S> RenderProblem<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for RenderProblem<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // Only what rendering needs, cheaply: Accept is parsed only if a problem is written.
+        let mut accept = HeaderMap::new();
+        for v in req.headers().get_all(ACCEPT) {
+            accept.append(ACCEPT, v.clone());
+        }
+        let id = req.extensions().get::<RequestId>().cloned();
+        ResponseFuture { inner: self.inner.call(req), ctx: Some(Ctx { accept, id, report: self.report.clone() }) }
+    }
+}
+
+#[derive(Debug)]
+struct Ctx {
+    accept: HeaderMap,
+    id: Option<RequestId>,
+    report: Option<Arc<str>>,
+}
+
+pin_project! {
+    /// Response future of [`RenderProblem`].
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        ctx: Option<Ctx>,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let res = std::task::ready!(this.inner.poll(cx))?;
+        let ctx = this.ctx.take().expect("polled after completion");
+        Poll::Ready(Ok(finish(res, ctx)))
+    }
+}
+
+fn is_problem_type(headers: &HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(mime::PROBLEM_JSON.as_bytes()) || v.starts_with(mime::PROBLEM_XML.as_bytes())
+    })
+}
+
+fn finish<B>(mut res: Response<B>, ctx: Ctx) -> Response<Body>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let problem = match res.extensions_mut().remove::<Problem>() {
+        Some(p) => p,
+        None => {
+            let code = res.status();
+            if !(code.is_client_error() || code.is_server_error()) || is_problem_type(res.headers()) {
+                return res.map(Body::new);
+            }
+            match Status::lookup(code) {
+                Some(status) => Problem::for_bare_status(status),
+                None => {
+                    tracing::warn!(%code, "a status outside the catalog was answered");
+                    return res.map(Body::new);
+                }
+            }
+        }
+    };
+    let format = problem.format_for(problem_format(&ctx.accept));
+    let id = ctx.id.unwrap_or_else(RequestId::generate);
+    let body = problem.render(format, id.as_str(), ctx.report.as_deref());
+    let (mut parts, _) = res.into_parts();
+    let content_type = match format {
+        ProblemFormat::Json => mime::PROBLEM_JSON,
+        ProblemFormat::Xml => mime::PROBLEM_XML_UTF8,
+    };
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if !parts.headers.get_all(VARY).iter().any(|v| v.as_bytes().eq_ignore_ascii_case(b"accept")) {
+        parts.headers.append(VARY, HeaderValue::from_name(ACCEPT));
+    }
+    Response::from_parts(parts, Body::from(body))
+}
