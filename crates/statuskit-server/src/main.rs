@@ -1,1 +1,25 @@
-fn main() {}
+//! The `statuskit` command.
+
+use clap::Parser;
+use statuskit_server::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(config) => statuskit_server::serve::run(config).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("statuskit: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

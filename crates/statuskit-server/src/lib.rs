@@ -1,0 +1,11 @@
+//! The statuskit reference service: a small but real API built only on the `statuskit` library,
+//! where every row of the status contract can be seen with curl.
+
+pub mod app;
+pub mod config;
+pub mod customers;
+pub mod docs;
+pub mod error;
+pub mod retired;
+pub mod serve;
+pub mod store;
