@@ -349,7 +349,9 @@ impl View<'_> {
         type W = Writer<Vec<u8>>;
         fn text(w: &mut W, name: &str, value: &str) {
             w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
-            w.write_event(Event::Text(BytesText::new(value))).expect("Vec write");
+            // Escape only what must be (`<`, `>`, `&`): apostrophes and quotes stay readable.
+            let escaped = quick_xml::escape::partial_escape(value);
+            w.write_event(Event::Text(BytesText::from_escaped(escaped))).expect("Vec write");
             w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
         }
         fn value(w: &mut W, name: &str, v: &Value) {
@@ -452,7 +454,7 @@ mod tests {
         let xml = String::from_utf8(p.render(ProblemFormat::Xml, "id1", None)).unwrap();
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><problem xmlns=\"urn:ietf:rfc:7807\">"), "{xml}");
         assert!(xml.contains("<status>400</status>"));
-        assert!(xml.contains("<detail>a &lt; b &amp; &quot;c&quot;</detail>"), "{xml}");
+        assert!(xml.contains("<detail>a &lt; b &amp; \"c\"</detail>"), "{xml}");
         assert!(xml.contains("<list><i>x</i><i>y</i></list>"));
         assert!(xml.contains("<request_id>id1</request_id>"));
     }
