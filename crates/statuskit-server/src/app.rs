@@ -31,7 +31,11 @@ pub fn router<S: Store>(app: App<S>) -> Router {
     let routes = Router::new()
         .route(
             "/v1/customers",
-            Resource::new().get(customers::list::<S>).post(customers::create::<S>).accept_post(BODY_TYPES).into(),
+            Resource::new()
+                .get(customers::list::<S>)
+                .post(customers::create::<S>)
+                .accept_post(BODY_TYPES)
+                .into(),
         )
         .route(
             "/v1/customers/{id}",
@@ -44,11 +48,17 @@ pub fn router<S: Store>(app: App<S>) -> Router {
                 .into(),
         )
         .route("/v1/clients", Resource::new().get(retired::renamed).into())
-        .route("/v1/clients/{*rest}", Resource::new().get(retired::renamed).into())
+        .route(
+            "/v1/clients/{*rest}",
+            Resource::new().get(retired::renamed).into(),
+        )
         .route("/v0", any(retired::gone))
         .route("/v0/{*rest}", any(retired::gone))
         .route("/health", Resource::new().get(health::<S>).into())
-        .route("/docs/errors", Resource::new().get(docs::errors_page).into());
+        .route(
+            "/docs/errors",
+            Resource::new().get(docs::errors_page).into(),
+        );
     #[cfg(feature = "test-routes")]
     let routes = routes.route("/test/panic", Resource::new().get(test_panic).into());
     routes

@@ -34,7 +34,11 @@ pub struct ServeConfig {
     #[arg(long, env = "STATUSKIT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
     /// Where a 500 tells users to report it.
-    #[arg(long, env = "STATUSKIT_REPORT_URL", default_value = "/docs/errors#internal_server_error")]
+    #[arg(
+        long,
+        env = "STATUSKIT_REPORT_URL",
+        default_value = "/docs/errors#internal_server_error"
+    )]
     pub report_url: String,
 }
 

@@ -13,11 +13,16 @@ pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> 
     let store = SqliteStore::open(&config.database).await?;
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    let app = router(App { store, config: Arc::new(config) });
+    let app = router(App {
+        store,
+        config: Arc::new(config),
+    });
     // The first line on stdout is the address, so scripts and tests can find a port-0 service.
     println!("listening on http://{addr}");
     tracing::info!(%addr, "serving");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
     Ok(())
 }
 

@@ -56,9 +56,14 @@ impl EntityTag {
 
     fn new(weak: bool, opaque: &[u8]) -> Result<Self, InvalidEntityTag> {
         if opaque.iter().all(|&b| is_etagc(b)) {
-            Ok(EntityTag { weak, opaque: opaque.into() })
+            Ok(EntityTag {
+                weak,
+                opaque: opaque.into(),
+            })
         } else {
-            Err(InvalidEntityTag("an entity tag may not contain quotes, spaces or control characters"))
+            Err(InvalidEntityTag(
+                "an entity tag may not contain quotes, spaces or control characters",
+            ))
         }
     }
 
@@ -164,7 +169,9 @@ impl EntityTagList {
         }
         match (star, tags.is_empty()) {
             (true, true) => Ok(EntityTagList::Any),
-            (true, false) => Err(InvalidEntityTag("\"*\" cannot be combined with entity tags")),
+            (true, false) => Err(InvalidEntityTag(
+                "\"*\" cannot be combined with entity tags",
+            )),
             (false, _) => Ok(EntityTagList::Tags(tags)),
         }
     }
@@ -223,12 +230,16 @@ fn parse_one(s: &[u8]) -> Result<(EntityTag, &[u8]), InvalidEntityTag> {
         _ => (false, s),
     };
     let [b'"', body @ ..] = s else {
-        return Err(InvalidEntityTag("an entity tag must be a quoted string such as \"abc\" or W/\"abc\""));
+        return Err(InvalidEntityTag(
+            "an entity tag must be a quoted string such as \"abc\" or W/\"abc\"",
+        ));
     };
     let end = body
         .iter()
         .position(|&b| b == b'"')
-        .ok_or(InvalidEntityTag("an entity tag is missing its closing quote"))?;
+        .ok_or(InvalidEntityTag(
+            "an entity tag is missing its closing quote",
+        ))?;
     let tag = EntityTag::new(weak, &body[..end])?;
     Ok((tag, &body[end + 1..]))
 }
@@ -247,9 +258,18 @@ mod tests {
 
     #[test]
     fn rfc_examples() {
-        assert_eq!(EntityTag::parse(br#""xyzzy""#).unwrap(), EntityTag::strong("xyzzy").unwrap());
-        assert_eq!(EntityTag::parse(br#"W/"xyzzy""#).unwrap(), EntityTag::weak("xyzzy").unwrap());
-        assert_eq!(EntityTag::parse(br#""""#).unwrap(), EntityTag::strong("").unwrap());
+        assert_eq!(
+            EntityTag::parse(br#""xyzzy""#).unwrap(),
+            EntityTag::strong("xyzzy").unwrap()
+        );
+        assert_eq!(
+            EntityTag::parse(br#"W/"xyzzy""#).unwrap(),
+            EntityTag::weak("xyzzy").unwrap()
+        );
+        assert_eq!(
+            EntityTag::parse(br#""""#).unwrap(),
+            EntityTag::strong("").unwrap()
+        );
         let list = EntityTagList::parse(br#""xyzzy", "r2d2xxxx", "c3piozzzz""#).unwrap();
         assert_eq!(tags(&list).len(), 3);
         assert_eq!(EntityTagList::parse(b" * ").unwrap(), EntityTagList::Any);
@@ -280,7 +300,11 @@ mod tests {
             b"\"a\", *",
             b"\"sp ace\"",
         ] {
-            assert!(EntityTagList::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                EntityTagList::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert!(EntityTag::parse(b"\"a\", \"b\"").is_err());
     }
@@ -293,7 +317,11 @@ mod tests {
 
     fn arb_tag() -> impl Strategy<Value = EntityTag> {
         (any::<bool>(), "[!#-~]{0,12}").prop_map(|(weak, s)| {
-            if weak { EntityTag::weak(&s).unwrap() } else { EntityTag::strong(&s).unwrap() }
+            if weak {
+                EntityTag::weak(&s).unwrap()
+            } else {
+                EntityTag::strong(&s).unwrap()
+            }
         })
     }
 

@@ -76,7 +76,8 @@ impl ContractLayer {
 }
 
 /// The service [`ContractLayer`] builds.
-pub type Contract<S> = request_id::SetRequestId<render::RenderProblem<CatchPanic<S, panic::PanicToProblem>>>;
+pub type Contract<S> =
+    request_id::SetRequestId<render::RenderProblem<CatchPanic<S, panic::PanicToProblem>>>;
 
 impl<S> Layer<S> for ContractLayer {
     type Service = Contract<S>;

@@ -49,7 +49,9 @@ pub struct InvalidAccept;
 
 impl fmt::Display for InvalidAccept {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the Accept header holds no valid media range (expected e.g. application/json;q=0.9)")
+        f.write_str(
+            "the Accept header holds no valid media range (expected e.g. application/json;q=0.9)",
+        )
     }
 }
 
@@ -65,7 +67,9 @@ fn parse_q(s: &str) -> Option<u16> {
     if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let mut thousandths: u16 = frac.bytes().fold(0, |acc, b| acc * 10 + u16::from(b - b'0'));
+    let mut thousandths: u16 = frac
+        .bytes()
+        .fold(0, |acc, b| acc * 10 + u16::from(b - b'0'));
     thousandths *= 10u16.pow(3 - frac.len() as u32);
     match int {
         // "" is not in the grammar, but Java's HttpURLConnection sends "q=.2".
@@ -78,8 +82,16 @@ fn parse_q(s: &str) -> Option<u16> {
 fn parse_range(element: &str) -> Option<MediaRange> {
     let mut parts = element.split(';');
     let media = parts.next()?.trim();
-    let (kind, subtype) = if media == "*" { ("*", "*") } else { media.split_once('/')? };
-    if kind.is_empty() || subtype.is_empty() || !kind.bytes().all(is_tchar) || !subtype.bytes().all(is_tchar) {
+    let (kind, subtype) = if media == "*" {
+        ("*", "*")
+    } else {
+        media.split_once('/')?
+    };
+    if kind.is_empty()
+        || subtype.is_empty()
+        || !kind.bytes().all(is_tchar)
+        || !subtype.bytes().all(is_tchar)
+    {
         return None;
     }
     if kind == "*" && subtype != "*" {
@@ -96,7 +108,12 @@ fn parse_range(element: &str) -> Option<MediaRange> {
         }
         params += 1;
     }
-    Some(MediaRange { kind: kind.to_ascii_lowercase(), subtype: subtype.to_ascii_lowercase(), params, q })
+    Some(MediaRange {
+        kind: kind.to_ascii_lowercase(),
+        subtype: subtype.to_ascii_lowercase(),
+        params,
+        q,
+    })
 }
 
 impl Accept {
@@ -106,11 +123,15 @@ impl Accept {
     }
 
     /// Parses every `Accept` field line as one list.
-    pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, InvalidAccept> {
+    pub fn parse_lines<'a>(
+        lines: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, InvalidAccept> {
         let mut ranges = Vec::new();
         let mut saw_element = false;
         for line in lines {
-            let Ok(text) = std::str::from_utf8(line) else { continue };
+            let Ok(text) = std::str::from_utf8(line) else {
+                continue;
+            };
             // Quoted parameter values containing commas are not used by any media type we
             // offer; a split element that fails to parse is skipped like any other.
             for element in text.split(',') {
@@ -165,7 +186,9 @@ impl Accept {
 /// Index of the offer to send: the highest q above 0, ties to the earlier offer. `None` means 406.
 /// With no `Accept` at all the first offer is chosen.
 pub fn select(accept: Option<&Accept>, offers: &[&str]) -> Option<usize> {
-    let Some(accept) = accept else { return (!offers.is_empty()).then_some(0) };
+    let Some(accept) = accept else {
+        return (!offers.is_empty()).then_some(0);
+    };
     let mut best: Option<(usize, u16)> = None;
     for (i, offer) in offers.iter().enumerate() {
         let q = accept.quality(offer);
@@ -179,7 +202,9 @@ pub fn select(accept: Option<&Accept>, offers: &[&str]) -> Option<usize> {
 /// The problem format a client prefers: XML only when it ranks an XML type above every JSON one.
 /// Problems may be sent as JSON whatever `Accept` says (RFC 9457 §3), so this never fails.
 pub fn problem_format(headers: &HeaderMap) -> ProblemFormat {
-    let Ok(Some(accept)) = Accept::from_headers(headers) else { return ProblemFormat::Json };
+    let Ok(Some(accept)) = Accept::from_headers(headers) else {
+        return ProblemFormat::Json;
+    };
     let offers = [mime::PROBLEM_JSON, mime::JSON, mime::PROBLEM_XML, mime::XML];
     match select(Some(&accept), &offers) {
         Some(2 | 3) => ProblemFormat::Xml,
@@ -204,7 +229,8 @@ impl Format {
 
     /// Chooses from request headers.
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, Problem> {
-        let accept = Accept::from_headers(headers).map_err(|e| Problem::bad_request(e.to_string()))?;
+        let accept =
+            Accept::from_headers(headers).map_err(|e| Problem::bad_request(e.to_string()))?;
         match select(accept.as_ref(), &Self::OFFERS) {
             Some(0) => Ok(Format::Json),
             Some(_) => Ok(Format::Xml),
@@ -252,7 +278,10 @@ mod tests {
         assert_eq!(pick("text/html"), None);
         assert_eq!(pick("application/*;q=0"), None);
         // Java's default Accept contains a bare "*", which we read as */*.
-        assert_eq!(pick("text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"), Some(0));
+        assert_eq!(
+            pick("text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"),
+            Some(0)
+        );
     }
 
     #[test]
@@ -270,7 +299,13 @@ mod tests {
     #[test]
     fn garbage_is_an_error_but_one_bad_element_is_skipped() {
         assert_eq!(Accept::parse(b"nonsense"), Err(InvalidAccept));
-        assert_eq!(Accept::parse(b"text/html;q=7, application/xml").unwrap().0.len(), 1);
+        assert_eq!(
+            Accept::parse(b"text/html;q=7, application/xml")
+                .unwrap()
+                .0
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -279,14 +314,22 @@ mod tests {
         assert_eq!(problem_format(&h), ProblemFormat::Json);
         h.insert(ACCEPT, "application/xml".parse().unwrap());
         assert_eq!(problem_format(&h), ProblemFormat::Xml);
-        h.insert(ACCEPT, "application/problem+xml, application/json;q=0.5".parse().unwrap());
+        h.insert(
+            ACCEPT,
+            "application/problem+xml, application/json;q=0.5"
+                .parse()
+                .unwrap(),
+        );
         assert_eq!(problem_format(&h), ProblemFormat::Xml);
         h.insert(ACCEPT, "*/*".parse().unwrap());
         assert_eq!(problem_format(&h), ProblemFormat::Json);
     }
 
     fn arb_range() -> impl Strategy<Value = (String, u16)> {
-        (prop_oneof!["\\*/\\*", "[a-z]{1,8}/\\*", "[a-z]{1,8}/[a-z+.-]{1,10}"], 0u16..=1000)
+        (
+            prop_oneof!["\\*/\\*", "[a-z]{1,8}/\\*", "[a-z]{1,8}/[a-z+.-]{1,10}"],
+            0u16..=1000,
+        )
     }
 
     proptest! {

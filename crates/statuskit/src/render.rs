@@ -61,7 +61,10 @@ impl<S> Layer<S> for RenderProblemLayer {
     type Service = RenderProblem<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RenderProblem { inner, report: self.report.clone() }
+        RenderProblem {
+            inner,
+            report: self.report.clone(),
+        }
     }
 }
 
@@ -105,7 +108,14 @@ where
             accept.append(ACCEPT, v.clone());
         }
         let id = req.extensions().get::<RequestId>().cloned();
-        ResponseFuture { inner: self.inner.call(req), ctx: Some(Ctx { accept, id, report: self.report.clone() }) }
+        ResponseFuture {
+            inner: self.inner.call(req),
+            ctx: Some(Ctx {
+                accept,
+                id,
+                report: self.report.clone(),
+            }),
+        }
     }
 }
 
@@ -158,7 +168,8 @@ where
         Some(p) => p,
         None => {
             let code = res.status();
-            if !(code.is_client_error() || code.is_server_error()) || is_problem_type(res.headers()) {
+            if !(code.is_client_error() || code.is_server_error()) || is_problem_type(res.headers())
+            {
                 return res.map(Body::new);
             }
             match Status::lookup(code) {
@@ -178,9 +189,18 @@ where
         ProblemFormat::Json => mime::PROBLEM_JSON,
         ProblemFormat::Xml => mime::PROBLEM_XML_UTF8,
     };
-    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    if !parts.headers.get_all(VARY).iter().any(|v| v.as_bytes().eq_ignore_ascii_case(b"accept")) {
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if !parts
+        .headers
+        .get_all(VARY)
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"accept"))
+    {
         parts.headers.append(VARY, HeaderValue::from_name(ACCEPT));
     }
     Response::from_parts(parts, Body::from(body))

@@ -51,7 +51,8 @@ impl RequestId {
         let b = value.as_bytes();
         let sane = !b.is_empty()
             && b.len() <= MAX_LEN
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
         sane.then(|| RequestId(value.clone()))
     }
 
@@ -118,7 +119,10 @@ where
         req.headers_mut().insert(X_REQUEST_ID, id.0.clone());
         let header = id.0.clone();
         req.extensions_mut().insert(id);
-        ResponseFuture { inner: self.inner.call(req).instrument(span), id: Some(header) }
+        ResponseFuture {
+            inner: self.inner.call(req).instrument(span),
+            id: Some(header),
+        }
     }
 }
 

@@ -98,8 +98,14 @@ mod tests {
 
     #[test]
     fn durations_round_up() {
-        assert_eq!(RetryAfter::from_duration(Duration::from_millis(1)), RetryAfter::Seconds(1));
-        assert_eq!(RetryAfter::from_duration(Duration::from_secs(2)), RetryAfter::Seconds(2));
+        assert_eq!(
+            RetryAfter::from_duration(Duration::from_millis(1)),
+            RetryAfter::Seconds(1)
+        );
+        assert_eq!(
+            RetryAfter::from_duration(Duration::from_secs(2)),
+            RetryAfter::Seconds(2)
+        );
     }
 
     proptest! {

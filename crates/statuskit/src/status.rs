@@ -165,7 +165,10 @@ mod tests {
         let mut sorted = codes.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(codes, sorted, "catalog must be in code order without repeats");
+        assert_eq!(
+            codes, sorted,
+            "catalog must be in code order without repeats"
+        );
         assert_eq!(
             codes,
             [

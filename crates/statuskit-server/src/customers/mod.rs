@@ -45,7 +45,11 @@ fn not_found(id: i64) -> Problem {
 }
 
 fn checked_id(id: i64) -> Result<i64, Problem> {
-    if (1..=MAX_ID).contains(&id) { Ok(id) } else { Err(not_found(id)) }
+    if (1..=MAX_ID).contains(&id) {
+        Ok(id)
+    } else {
+        Err(not_found(id))
+    }
 }
 
 fn encode_cursor(after: i64) -> String {
@@ -55,7 +59,10 @@ fn encode_cursor(after: i64) -> String {
 fn decode_cursor(cursor: &str) -> Option<i64> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
-    text.strip_prefix("after:")?.parse().ok().filter(|n| *n >= 0)
+    text.strip_prefix("after:")?
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0)
 }
 
 fn represent(c: &Customer, format: Format) -> Result<Representation, Problem> {
@@ -71,26 +78,38 @@ pub async fn list<S: Store>(
 ) -> Result<Response, Problem> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Problem::bad_request(format!("query parameter `limit` must be between 1 and {MAX_LIMIT}")));
+        return Err(Problem::bad_request(format!(
+            "query parameter `limit` must be between 1 and {MAX_LIMIT}"
+        )));
     }
     let after = match q.cursor.as_deref() {
         None => 0,
         Some(c) => decode_cursor(c).ok_or_else(|| {
-            Problem::bad_request("query parameter `cursor` is not valid; use the `next` link of a previous page")
+            Problem::bad_request(
+                "query parameter `cursor` is not valid; use the `next` link of a previous page",
+            )
         })?,
     };
     let mut rows = app.store.list(after, limit + 1).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next = match rows.last() {
-        Some(last) if more => {
-            Some(Link { href: format!("/v1/customers?limit={limit}&cursor={}", encode_cursor(last.id)) })
-        }
+        Some(last) if more => Some(Link {
+            href: format!(
+                "/v1/customers?limit={limit}&cursor={}",
+                encode_cursor(last.id)
+            ),
+        }),
         _ => None,
     };
     let page = PageView {
         items: rows.iter().map(CustomerView::from).collect(),
-        links: PageLinks { this: Link { href: uri.to_string() }, next },
+        links: PageLinks {
+            this: Link {
+                href: uri.to_string(),
+            },
+            next,
+        },
     };
     Ok(Representation::new(format, "customers", &page)?.into_response())
 }
@@ -104,7 +123,11 @@ pub async fn create<S: Store>(
     let data = input.into_data()?;
     let c = app.store.create(&data).await?;
     let location = Location::new(&customer_path(c.id))?;
-    Ok(Created(location, represent(&c, format)?.validators(&validators(&c, format))).into_response())
+    Ok(Created(
+        location,
+        represent(&c, format)?.validators(&validators(&c, format)),
+    )
+    .into_response())
 }
 
 /// `GET` / `HEAD /v1/customers/{id}`: 200 with `ETag` and `Last-Modified`, or 304.
@@ -114,7 +137,11 @@ pub async fn show<S: Store>(
     Path(id): Path<i64>,
     pre: Preconditions,
 ) -> Result<Response, Problem> {
-    let c = app.store.get(checked_id(id)?).await?.ok_or_else(|| not_found(id))?;
+    let c = app
+        .store
+        .get(checked_id(id)?)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let v = validators(&c, format);
     if let Err(outcome) = pre.evaluate(&Method::GET, Some(&v)) {
         return Ok(outcome.into_response());
@@ -138,7 +165,10 @@ pub async fn replace<S: Store>(
     let data = input.into_data()?;
     for _ in 0..WRITE_ATTEMPTS {
         let current = app.store.get(id).await?;
-        pre.evaluate(&Method::PUT, current.as_ref().map(|c| validators(c, format)).as_ref())?;
+        pre.evaluate(
+            &Method::PUT,
+            current.as_ref().map(|c| validators(c, format)).as_ref(),
+        )?;
         let written = match &current {
             None => app.store.create_with_id(id, &data).await,
             Some(c) => app.store.update(id, c.version, &data).await,
@@ -149,8 +179,11 @@ pub async fn replace<S: Store>(
             Err(e) => return Err(e.into()),
         };
         return Ok(match current {
-            None => Created(Location::new(&customer_path(c.id))?, represent(&c, format)?).into_response(),
-            Some(_) if prefers_minimal(&headers) => NoContent::new().minimal_applied().into_response(),
+            None => Created(Location::new(&customer_path(c.id))?, represent(&c, format)?)
+                .into_response(),
+            Some(_) if prefers_minimal(&headers) => {
+                NoContent::new().minimal_applied().into_response()
+            }
             Some(_) => represent(&c, format)?.into_response(),
         });
     }
@@ -187,7 +220,10 @@ pub async fn patch<S: Store>(
         };
         let v = validators(&c, format);
         return Ok(if prefers_minimal(&headers) {
-            NoContent::new().validators(&v).minimal_applied().into_response()
+            NoContent::new()
+                .validators(&v)
+                .minimal_applied()
+                .into_response()
         } else {
             represent(&c, format)?.validators(&v).into_response()
         });

@@ -60,15 +60,28 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What the customers resource needs from a database.
 pub trait Store: Clone + Send + Sync + 'static {
     /// Up to `limit` customers with `id > after`, in id order.
-    fn list(&self, after: i64, limit: u32) -> impl Future<Output = StoreResult<Vec<Customer>>> + Send;
+    fn list(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Customer>>> + Send;
     /// One customer.
     fn get(&self, id: i64) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
     /// Inserts a new customer with a fresh id.
     fn create(&self, data: &CustomerData) -> impl Future<Output = StoreResult<Customer>> + Send;
     /// Inserts a customer under a chosen id; `VersionMoved` if the id exists by now.
-    fn create_with_id(&self, id: i64, data: &CustomerData) -> impl Future<Output = StoreResult<Customer>> + Send;
+    fn create_with_id(
+        &self,
+        id: i64,
+        data: &CustomerData,
+    ) -> impl Future<Output = StoreResult<Customer>> + Send;
     /// Replaces the fields if the row is still at `version`; `VersionMoved` otherwise.
-    fn update(&self, id: i64, version: i64, data: &CustomerData) -> impl Future<Output = StoreResult<Customer>> + Send;
+    fn update(
+        &self,
+        id: i64,
+        version: i64,
+        data: &CustomerData,
+    ) -> impl Future<Output = StoreResult<Customer>> + Send;
     /// Deletes the row if it is still at `version`; `VersionMoved` otherwise.
     fn delete(&self, id: i64, version: i64) -> impl Future<Output = StoreResult<()>> + Send;
     /// `Ok` if the database answers.

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::{Customer, CustomerData, Store, StoreError, StoreResult};
 
@@ -16,7 +18,9 @@ pub struct SqliteStore {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {
@@ -40,7 +44,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -48,12 +55,14 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     async fn list(&self, after: i64, limit: u32) -> StoreResult<Vec<Customer>> {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id > ? ORDER BY id LIMIT ?"))
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM customers WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)
     }
 
     async fn get(&self, id: i64) -> StoreResult<Option<Customer>> {
@@ -118,10 +127,18 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::VersionMoved) }
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::VersionMoved)
+        }
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(map_err)
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
     }
 }

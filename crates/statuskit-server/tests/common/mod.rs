@@ -45,14 +45,26 @@ pub fn spawn_app_with(extra: &[&str]) -> TestApp {
         .expect("start statuskit");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the address line");
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the address line");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
     let addr = base.trim_start_matches("http://").to_owned();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    TestApp { base, addr, client, child, _dir: dir }
+    TestApp {
+        base,
+        addr,
+        client,
+        child,
+        _dir: dir,
+    }
 }
 
 /// A response, read whole.
@@ -73,8 +85,12 @@ impl Reply {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     pub fn text(&self) -> String {
@@ -107,7 +123,11 @@ impl TestApp {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = res.bytes().await.expect("body").to_vec();
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -127,16 +147,23 @@ impl TestApp {
 
     /// Sends raw bytes and reads one response (status, headers, body by Content-Length).
     pub async fn raw(&self, request: &[u8]) -> Reply {
-        let mut stream = tokio::net::TcpStream::connect(&self.addr).await.expect("connect");
+        let mut stream = tokio::net::TcpStream::connect(&self.addr)
+            .await
+            .expect("connect");
         stream.write_all(request).await.expect("write");
         let mut buf = Vec::new();
         let mut chunk = [0u8; 8192];
         let head_end = loop {
-            let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
-                .await
-                .expect("the service answered in time")
-                .expect("read");
-            assert!(n > 0, "connection closed before a full response head: {:?}", String::from_utf8_lossy(&buf));
+            let n =
+                tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
+                    .await
+                    .expect("the service answered in time")
+                    .expect("read");
+            assert!(
+                n > 0,
+                "connection closed before a full response head: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
             buf.extend_from_slice(&chunk[..n]);
             if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i + 4;
@@ -144,7 +171,14 @@ impl TestApp {
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         let mut lines = head.split("\r\n");
-        let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let status: u16 = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         let mut headers = HeaderMap::new();
         for line in lines.filter(|l| !l.is_empty()) {
             let (k, v) = line.split_once(':').unwrap();
@@ -153,7 +187,9 @@ impl TestApp {
                 v.trim().parse().unwrap(),
             );
         }
-        let len: usize = headers.get("content-length").map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+        let len: usize = headers
+            .get("content-length")
+            .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
         let mut body = buf[head_end..].to_vec();
         while body.len() < len {
             let n = stream.read(&mut chunk).await.expect("read body");
@@ -161,6 +197,10 @@ impl TestApp {
             body.extend_from_slice(&chunk[..n]);
         }
         body.truncate(len);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 }
