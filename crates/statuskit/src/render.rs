@@ -199,7 +199,7 @@ where
         .headers
         .get_all(VARY)
         .iter()
-        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"accept"))
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(ACCEPT.as_str().as_bytes()))
     {
         parts.headers.append(VARY, HeaderValue::from_name(ACCEPT));
     }
