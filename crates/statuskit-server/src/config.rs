@@ -1,6 +1,7 @@
 //! The command line: `statuskit serve [--addr ADDR] [--database PATH] …`.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -19,6 +20,67 @@ pub struct Cli {
 pub enum Command {
     /// Run the reference service.
     Serve(ServeConfig),
+    /// Manage users who sign in with the password grant.
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage OAuth clients.
+    Clients {
+        /// What to do.
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+/// `statuskit users …`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user (the password is generated and printed if not given).
+    Add {
+        /// SQLite database file.
+        #[arg(long, env = "STATUSKIT_DATABASE", default_value = "statuskit.db")]
+        database: PathBuf,
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+        /// Password.
+        #[arg(long, env = "STATUSKIT_NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Space-separated scopes: customers:read customers:write admin.
+        #[arg(long, default_value = "customers:read customers:write")]
+        scopes: String,
+        /// Account the user acts for (created if missing).
+        #[arg(long, default_value = "default")]
+        account: String,
+    },
+}
+
+/// `statuskit clients …`.
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Add an OAuth client (the secret is generated and printed if not given).
+    Add {
+        /// SQLite database file.
+        #[arg(long, env = "STATUSKIT_DATABASE", default_value = "statuskit.db")]
+        database: PathBuf,
+        /// The client id.
+        #[arg(long)]
+        client_id: String,
+        /// The client secret.
+        #[arg(long, env = "STATUSKIT_NEW_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Space-separated scopes the client may request.
+        #[arg(long, default_value = "customers:read customers:write")]
+        scopes: String,
+        /// Space-separated grant types: password client_credentials refresh_token.
+        #[arg(long, default_value = "password refresh_token")]
+        grants: String,
+        /// Account the client acts for with client_credentials (created if missing).
+        #[arg(long, default_value = "default")]
+        account: String,
+    },
 }
 
 /// Settings of `statuskit serve`; each flag can also be set by its environment variable.
@@ -34,12 +96,29 @@ pub struct ServeConfig {
     #[arg(long, env = "STATUSKIT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
     /// Where a 500 tells users to report it.
-    #[arg(
-        long,
-        env = "STATUSKIT_REPORT_URL",
-        default_value = "/docs/errors#internal_server_error"
-    )]
+    #[arg(long, env = "STATUSKIT_REPORT_URL", default_value = "/docs/errors#internal_server_error")]
     pub report_url: String,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "STATUSKIT_ACCESS_TOKEN_TTL", default_value_t = 3600)]
+    pub access_token_ttl: u64,
+    /// Lifetime of refresh tokens, in seconds.
+    #[arg(long, env = "STATUSKIT_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl: u64,
+    /// Password attempts allowed per minute, per username and per client IP.
+    #[arg(long, env = "STATUSKIT_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = NonZeroU32::new(10).expect("10 > 0"))]
+    pub login_attempts_per_minute: NonZeroU32,
+    /// First admin user (created at start if missing).
+    #[arg(long, env = "STATUSKIT_ADMIN_USER")]
+    pub admin_user: Option<String>,
+    /// Its password.
+    #[arg(long, env = "STATUSKIT_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// First OAuth client id (created at start if missing).
+    #[arg(long, env = "STATUSKIT_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Its secret.
+    #[arg(long, env = "STATUSKIT_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
 }
 
 impl ServeConfig {
@@ -50,6 +129,13 @@ impl ServeConfig {
             database,
             max_body_bytes: 64 * 1024,
             report_url: "/docs/errors#internal_server_error".into(),
+            access_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            login_attempts_per_minute: NonZeroU32::new(10).expect("10 > 0"),
+            admin_user: None,
+            admin_password: None,
+            client_id: None,
+            client_secret: None,
         }
     }
 }

@@ -7,21 +7,14 @@ use statuskit::header::{mime, CONTENT_TYPE};
 use statuskit::status::CATALOG;
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The page's HTML, rendered from the catalog.
 pub fn errors_html() -> String {
     let mut rows = String::new();
     for s in CATALOG {
-        let protocol = if s.protocol_level {
-            " <em>(protocol-level)</em>"
-        } else {
-            ""
-        };
+        let protocol = if s.protocol_level { " <em>(protocol-level)</em>" } else { "" };
         rows.push_str(&format!(
             "<tr id=\"{name}\"><td><a href=\"#{name}\">{code}</a></td><td><code>{name}</code></td><td>{title}{protocol}</td><td>{desc}</td><td>{carries}</td></tr>\n",
             name = s.name,
@@ -48,9 +41,5 @@ links to a row of this page, whose <code>detail</code> and <code>message</code> 
 /// The handler.
 pub async fn errors_page() -> Response {
     let html = errors_html();
-    (
-        [(CONTENT_TYPE, HeaderValue::from_static(mime::HTML_UTF8))],
-        html,
-    )
-        .into_response()
+    ([(CONTENT_TYPE, HeaderValue::from_static(mime::HTML_UTF8))], html).into_response()
 }

@@ -15,9 +15,9 @@ impl From<StoreError> for Problem {
                 errors.add(field, "has already been taken");
                 Problem::unprocessable_entity(errors)
             }
-            StoreError::VersionMoved => Problem::conflict(
-                "the resource changed while this request was applied; read it again and retry",
-            ),
+            StoreError::VersionMoved | StoreError::IdTaken => {
+                Problem::conflict("the resource changed while this request was applied; read it again and retry")
+            }
             StoreError::Other(e) => Problem::internal_server_error(e),
         }
     }

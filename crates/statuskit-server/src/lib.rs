@@ -1,7 +1,9 @@
 //! The statuskit reference service: a small but real API built only on the `statuskit` library,
 //! where every row of the status contract can be seen with curl.
 
+pub mod admin_cli;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod customers;
 pub mod docs;

@@ -16,8 +16,5 @@ pub async fn renamed(OriginalUri(uri): OriginalUri) -> Result<MovedPermanently, 
 
 /// Anything under `/v0/`: the retired version, 410 naming its replacement.
 pub async fn gone() -> Problem {
-    Problem::gone(
-        "API version v0 was turned off; use /v1",
-        Some("/v1/customers"),
-    )
+    Problem::gone("API version v0 was turned off; use /v1", Some("/v1/customers"))
 }

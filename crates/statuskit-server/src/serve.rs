@@ -1,28 +1,54 @@
-//! `statuskit serve`: open the database, bind, print the address, serve until Ctrl-C / SIGTERM.
+//! `statuskit serve`: open the database, create the first user and client, bind, print the
+//! address, serve until Ctrl-C / SIGTERM.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::app::{router, App};
+use crate::auth::bootstrap::{bootstrap, Bootstrap};
 use crate::config::ServeConfig;
 use crate::store::sqlite::SqliteStore;
 
 /// Runs the service until a shutdown signal.
 pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
     let store = SqliteStore::open(&config.database).await?;
+    let generated = bootstrap(
+        &store,
+        &Bootstrap {
+            admin_user: config.admin_user.clone(),
+            admin_password: config.admin_password.clone(),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+        },
+    )
+    .await?;
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    let app = router(App {
-        store,
-        config: Arc::new(config),
+    let app = App::new(store, config);
+    let login = app.login.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            login.evict_idle();
+        }
     });
     // The first line on stdout is the address, so scripts and tests can find a port-0 service.
     println!("listening on http://{addr}");
+    if let Some((user, password)) = &generated.user {
+        eprintln!("statuskit: created user `{user}` with password `{password}` (shown once; keep it now)");
+    }
+    if let Some((id, secret)) = &generated.client {
+        eprintln!("statuskit: created OAuth client `{id}` with secret `{secret}` (shown once; keep it now)");
+    }
+    if generated.user.is_some() || generated.client.is_some() {
+        eprintln!("statuskit: get a token with: curl -s -u <client>:<secret> -d grant_type=password -d username=<user> -d password=<password> http://{addr}/oauth/token");
+    }
     tracing::info!(%addr, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }
 

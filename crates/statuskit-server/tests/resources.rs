@@ -10,15 +10,12 @@ const JSON: &str = "application/json";
 async fn created_id(app: &TestApp, name: &str, email: &str) -> (i64, String) {
     let r = app.create(name, email).await;
     assert_eq!(r.status, 201, "{}", r.text());
-    (
-        r.json()["id"].as_i64().unwrap(),
-        r.header("etag").to_owned(),
-    )
+    (r.json()["id"].as_i64().unwrap(), r.header("etag").to_owned())
 }
 
 #[tokio::test]
 async fn create_201_has_location_that_resolves_to_200() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let r = app.create("Ada Lovelace", "ada@example.com").await;
     assert_eq!(r.status, 201);
     let location = r.header("location").to_owned();
@@ -29,10 +26,7 @@ async fn create_201_has_location_that_resolves_to_200() {
     assert_eq!(r.header("content-type"), JSON);
     assert_eq!(r.header("vary"), "accept");
     let etag = r.header("etag").to_owned();
-    assert!(
-        etag.starts_with('"') && etag.ends_with('"'),
-        "strong etag: {etag}"
-    );
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "strong etag: {etag}");
 
     let got = app.get(&location).await;
     assert_eq!(got.status, 200);
@@ -43,7 +37,7 @@ async fn create_201_has_location_that_resolves_to_200() {
 
 #[tokio::test]
 async fn xml_both_ways() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let r = app
         .send(
             app.client
@@ -65,7 +59,7 @@ async fn xml_both_ways() {
 
 #[tokio::test]
 async fn list_paginates_with_next_links() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     for i in 0..3 {
         created_id(&app, &format!("Customer {i}"), &format!("c{i}@example.com")).await;
     }
@@ -84,7 +78,7 @@ async fn list_paginates_with_next_links() {
 
 #[tokio::test]
 async fn bad_query_parameters_are_400() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     for (query, needle) in [
         ("cursor=not-a-cursor", "cursor"),
         ("cursor=YWZ0ZXI6LTE", "cursor"),
@@ -94,38 +88,26 @@ async fn bad_query_parameters_are_400() {
     ] {
         let r = app.get(&format!("/v1/customers?{query}")).await;
         let body = r.problem(400, "bad_request");
-        assert!(
-            body["detail"].as_str().unwrap().contains(needle),
-            "{query}: {body}"
-        );
+        assert!(body["detail"].as_str().unwrap().contains(needle), "{query}: {body}");
     }
 }
 
 #[tokio::test]
 async fn delete_is_204_without_body_then_404() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let (id, _) = created_id(&app, "Ada", "ada@example.com").await;
-    let r = app
-        .send(app.client.delete(app.url(&format!("/v1/customers/{id}"))))
-        .await;
+    let r = app.send(app.client.delete(app.url(&format!("/v1/customers/{id}")))).await;
     assert_eq!(r.status, 204);
     assert!(r.body.is_empty());
-    assert!(
-        r.headers.get("content-length").is_none(),
-        "204 must not send Content-Length"
-    );
+    assert!(r.headers.get("content-length").is_none(), "204 must not send Content-Length");
     assert!(r.headers.contains_key("x-request-id"));
-    app.get(&format!("/v1/customers/{id}"))
-        .await
-        .problem(404, "not_found");
-    app.send(app.client.delete(app.url(&format!("/v1/customers/{id}"))))
-        .await
-        .problem(404, "not_found");
+    app.get(&format!("/v1/customers/{id}")).await.problem(404, "not_found");
+    app.send(app.client.delete(app.url(&format!("/v1/customers/{id}")))).await.problem(404, "not_found");
 }
 
 #[tokio::test]
 async fn put_and_patch_return_state_or_204_when_minimal() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let (id, etag) = created_id(&app, "Ada", "ada@example.com").await;
     let path = format!("/v1/customers/{id}");
     let put = app
@@ -174,14 +156,10 @@ async fn put_and_patch_return_state_or_204_when_minimal() {
 
 #[tokio::test]
 async fn put_creates_and_if_none_match_star_is_create_only() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let body = r#"{"name": "Put Person", "email": "put@example.com"}"#;
     let put = |inm: Option<&'static str>| {
-        let mut req = app
-            .client
-            .put(app.url("/v1/customers/77"))
-            .header("content-type", JSON)
-            .body(body);
+        let mut req = app.client.put(app.url("/v1/customers/77")).header("content-type", JSON).body(body);
         if let Some(v) = inm {
             req = req.header("if-none-match", v);
         }
@@ -192,64 +170,36 @@ async fn put_creates_and_if_none_match_star_is_create_only() {
     assert_eq!(r.header("location"), "/v1/customers/77");
     let again = put(Some("*")).await;
     let problem = again.problem(412, "precondition_failed");
-    assert!(problem["detail"]
-        .as_str()
-        .unwrap()
-        .contains("already exists"));
+    assert!(problem["detail"].as_str().unwrap().contains("already exists"));
     assert!(again.header("etag").starts_with('"'));
 }
 
 #[tokio::test]
 async fn conditional_get_304_for_strong_weak_and_star() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let (id, etag) = created_id(&app, "Ada", "ada@example.com").await;
     let path = format!("/v1/customers/{id}");
     let weak = format!("W/{etag}");
-    for inm in [
-        etag.as_str(),
-        weak.as_str(),
-        "*",
-        &format!("\"other\", {etag}"),
-    ] {
-        let r = app
-            .send(app.client.get(app.url(&path)).header("if-none-match", inm))
-            .await;
+    for inm in [etag.as_str(), weak.as_str(), "*", &format!("\"other\", {etag}")] {
+        let r = app.send(app.client.get(app.url(&path)).header("if-none-match", inm)).await;
         assert_eq!(r.status, 304, "If-None-Match: {inm}");
         assert!(r.body.is_empty());
         assert_eq!(r.header("etag"), etag);
         assert_eq!(r.header("vary"), "accept");
         assert!(r.headers.contains_key("x-request-id"));
     }
-    let r = app
-        .send(
-            app.client
-                .get(app.url(&path))
-                .header("if-none-match", "\"stale\""),
-        )
-        .await;
+    let r = app.send(app.client.get(app.url(&path)).header("if-none-match", "\"stale\"")).await;
     assert_eq!(r.status, 200);
     let lm = r.header("last-modified").to_owned();
-    let r = app
-        .send(
-            app.client
-                .get(app.url(&path))
-                .header("if-modified-since", &lm),
-        )
-        .await;
+    let r = app.send(app.client.get(app.url(&path)).header("if-modified-since", &lm)).await;
     assert_eq!(r.status, 304);
-    let head = app
-        .send(
-            app.client
-                .head(app.url(&path))
-                .header("if-none-match", &etag),
-        )
-        .await;
+    let head = app.send(app.client.head(app.url(&path)).header("if-none-match", &etag)).await;
     assert_eq!(head.status, 304);
 }
 
 #[tokio::test]
 async fn stale_or_weak_if_match_is_412_and_changes_nothing() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let (id, etag) = created_id(&app, "Ada", "ada@example.com").await;
     let path = format!("/v1/customers/{id}");
     let weak = format!("W/{etag}");
@@ -275,13 +225,7 @@ async fn stale_or_weak_if_match_is_412_and_changes_nothing() {
             )
             .await;
         r.problem(412, "precondition_failed");
-        let r = app
-            .send(
-                app.client
-                    .delete(app.url(&path))
-                    .header("if-match", if_match),
-            )
-            .await;
+        let r = app.send(app.client.delete(app.url(&path)).header("if-match", if_match)).await;
         r.problem(412, "precondition_failed");
     }
     let after = app.get(&path).await;
@@ -304,46 +248,24 @@ async fn stale_or_weak_if_match_is_412_and_changes_nothing() {
 
 #[tokio::test]
 async fn malformed_if_match_is_400() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let (id, _) = created_id(&app, "Ada", "ada@example.com").await;
-    let r = app
-        .send(
-            app.client
-                .delete(app.url(&format!("/v1/customers/{id}")))
-                .header("if-match", "*, \"a\""),
-        )
-        .await;
+    let r = app.send(app.client.delete(app.url(&format!("/v1/customers/{id}"))).header("if-match", "*, \"a\"")).await;
     let body = r.problem(400, "bad_request");
-    assert!(
-        body["detail"].as_str().unwrap().contains("if-match"),
-        "{body}"
-    );
-    let r = app
-        .send(
-            app.client
-                .get(app.url(&format!("/v1/customers/{id}")))
-                .header("if-none-match", "no-quotes"),
-        )
-        .await;
+    assert!(body["detail"].as_str().unwrap().contains("if-match"), "{body}");
+    let r =
+        app.send(app.client.get(app.url(&format!("/v1/customers/{id}"))).header("if-none-match", "no-quotes")).await;
     r.problem(400, "bad_request");
 }
 
 #[tokio::test]
 async fn unparseable_bodies_are_400_saying_where() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let r = app
-        .send(
-            app.client
-                .post(app.url("/v1/customers"))
-                .header("content-type", JSON)
-                .body(r#"{"name": "Ada", "#),
-        )
+        .send(app.client.post(app.url("/v1/customers")).header("content-type", JSON).body(r#"{"name": "Ada", "#))
         .await;
     let body = r.problem(400, "bad_request");
-    assert!(
-        body["detail"].as_str().unwrap().contains("line 1 column"),
-        "{body}"
-    );
+    assert!(body["detail"].as_str().unwrap().contains("line 1 column"), "{body}");
     let r = app
         .send(
             app.client
@@ -354,20 +276,13 @@ async fn unparseable_bodies_are_400_saying_where() {
         .await;
     let body = r.problem(400, "bad_request");
     assert!(body["detail"].as_str().unwrap().contains("XML"), "{body}");
-    let r = app
-        .send(
-            app.client
-                .patch(app.url("/v1/customers/1"))
-                .header("content-type", JSON)
-                .body("{oops"),
-        )
-        .await;
+    let r = app.send(app.client.patch(app.url("/v1/customers/1")).header("content-type", JSON).body("{oops")).await;
     r.problem(400, "bad_request");
 }
 
 #[tokio::test]
 async fn validation_is_422_with_one_entry_per_field() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let r = app.create(" ", "not-an-email").await;
     let body = r.problem(422, "unprocessable_entity");
     assert_eq!(
@@ -377,18 +292,12 @@ async fn validation_is_422_with_one_entry_per_field() {
     assert_eq!(body["detail"], "2 fields are invalid");
 
     let r = app.create("12345", "x@example.com").await;
-    assert_eq!(
-        r.problem(422, "unprocessable_entity")["errors"]["name"][0],
-        "can't be only a number"
-    );
+    assert_eq!(r.problem(422, "unprocessable_entity")["errors"]["name"][0], "can't be only a number");
 
     created_id(&app, "Ada", "ada@example.com").await;
     let r = app.create("Other Ada", "ADA@example.com").await;
     let body = r.problem(422, "unprocessable_entity");
-    assert_eq!(
-        body["errors"],
-        serde_json::json!({"email": ["has already been taken"]})
-    );
+    assert_eq!(body["errors"], serde_json::json!({"email": ["has already been taken"]}));
 
     // Well-formed JSON of the wrong shape is 422 too, naming the field.
     let r = app
@@ -402,67 +311,40 @@ async fn validation_is_422_with_one_entry_per_field() {
     let body = r.problem(422, "unprocessable_entity");
     assert!(body["errors"]["name"].is_array(), "{body}");
     let r = app
-        .send(
-            app.client
-                .post(app.url("/v1/customers"))
-                .header("content-type", JSON)
-                .body(r#"{"nmae": "typo"}"#),
-        )
+        .send(app.client.post(app.url("/v1/customers")).header("content-type", JSON).body(r#"{"nmae": "typo"}"#))
         .await;
     r.problem(422, "unprocessable_entity");
 }
 
 #[tokio::test]
 async fn unsupported_media_type_415_lists_accepted_types() {
-    let app = spawn_app();
-    let r = app
-        .send(
-            app.client
-                .post(app.url("/v1/customers"))
-                .header("content-type", "text/plain")
-                .body("name=Ada"),
-        )
-        .await;
+    let app = spawn_app().await;
+    let r =
+        app.send(app.client.post(app.url("/v1/customers")).header("content-type", "text/plain").body("name=Ada")).await;
     r.problem(415, "unsupported_media_type");
     assert_eq!(r.header("accept-post"), "application/json, application/xml");
-    let r = app
-        .send(app.client.post(app.url("/v1/customers")).body("{}"))
-        .await;
+    let r = app.send(app.client.post(app.url("/v1/customers")).body("{}")).await;
     r.problem(415, "unsupported_media_type");
     let r = app
-        .send(
-            app.client
-                .patch(app.url("/v1/customers/1"))
-                .header("content-type", "application/xml")
-                .body("<a/>"),
-        )
+        .send(app.client.patch(app.url("/v1/customers/1")).header("content-type", "application/xml").body("<a/>"))
         .await;
     r.problem(415, "unsupported_media_type");
-    assert_eq!(
-        r.header("accept-patch"),
-        "application/merge-patch+json, application/json"
-    );
+    assert_eq!(r.header("accept-patch"), "application/merge-patch+json, application/json");
 }
 
 #[tokio::test]
 async fn body_over_the_limit_is_413() {
-    let app = spawn_app();
-    let big = format!(
-        r#"{{"name": "{}", "email": "a@b.co"}}"#,
-        "x".repeat(70 * 1024)
-    );
-    let r = app
-        .send(
-            app.client
-                .post(app.url("/v1/customers"))
-                .header("content-type", JSON)
-                .body(big.clone()),
-        )
-        .await;
+    let app = spawn_app().await;
+    let big = format!(r#"{{"name": "{}", "email": "a@b.co"}}"#, "x".repeat(70 * 1024));
+    let r = app.send(app.client.post(app.url("/v1/customers")).header("content-type", JSON).body(big.clone())).await;
     let body = r.problem(413, "content_too_large");
     assert_eq!(body["limit_bytes"], 65536);
     // The same body streamed in chunks, with no Content-Length to reject it up front.
-    let mut raw = b"POST /v1/customers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    let mut raw = format!(
+        "POST /v1/customers HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        app.token
+    )
+    .into_bytes();
     for chunk in big.as_bytes().chunks(8192) {
         raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
         raw.extend_from_slice(chunk);
@@ -474,10 +356,12 @@ async fn body_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn body_without_length_is_411() {
-    let app = spawn_app();
-    let r = app
-        .raw(b"POST /v1/customers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\r\n{\"name\":\"Ada\",\"email\":\"a@b.co\"}")
-        .await;
+    let app = spawn_app().await;
+    let raw = format!(
+        "POST /v1/customers HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\r\n{{\"name\":\"Ada\",\"email\":\"a@b.co\"}}",
+        app.token
+    );
+    let r = app.raw(raw.as_bytes()).await;
     r.problem(411, "length_required");
     // Nothing was created from the unframed bytes.
     let list = app.get("/v1/customers").await.json();
@@ -486,27 +370,13 @@ async fn body_without_length_is_411() {
 
 #[tokio::test]
 async fn not_acceptable_406_is_json_listing_what_is_available() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let (id, _) = created_id(&app, "Ada", "ada@example.com").await;
-    let r = app
-        .send(
-            app.client
-                .get(app.url(&format!("/v1/customers/{id}")))
-                .header("accept", "image/png"),
-        )
-        .await;
+    let r = app.send(app.client.get(app.url(&format!("/v1/customers/{id}"))).header("accept", "image/png")).await;
     let body = r.problem(406, "not_acceptable");
-    assert_eq!(
-        body["available"],
-        serde_json::json!(["application/json", "application/xml"])
-    );
-    let r = app
-        .send(
-            app.client
-                .get(app.url("/v1/customers"))
-                .header("accept", "application/json;q=0, text/html"),
-        )
-        .await;
+    assert_eq!(body["available"], serde_json::json!(["application/json", "application/xml"]));
+    let r =
+        app.send(app.client.get(app.url("/v1/customers")).header("accept", "application/json;q=0, text/html")).await;
     r.problem(406, "not_acceptable");
     // q-values and wildcards pick XML.
     let r = app
@@ -522,14 +392,8 @@ async fn not_acceptable_406_is_json_listing_what_is_available() {
 
 #[tokio::test]
 async fn not_found_404_for_unknown_paths_and_ids() {
-    let app = spawn_app();
-    for path in [
-        "/nothing/here",
-        "/v1/customers/12345",
-        "/v1/customers/abc",
-        "/v1/customers/0",
-        "/v1/customers/-1",
-    ] {
+    let app = spawn_app().await;
+    for path in ["/nothing/here", "/v1/customers/12345", "/v1/customers/abc", "/v1/customers/0", "/v1/customers/-1"] {
         let body = app.get(path).await.problem(404, "not_found");
         assert!(body["detail"].as_str().unwrap().len() > 5);
     }
@@ -537,59 +401,31 @@ async fn not_found_404_for_unknown_paths_and_ids() {
 
 #[tokio::test]
 async fn method_not_allowed_405_lists_exactly_the_path_methods() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let cases = [
-        (
-            "/v1/customers",
-            reqwest::Method::DELETE,
-            "GET, HEAD, POST, OPTIONS",
-        ),
-        (
-            "/v1/customers",
-            reqwest::Method::PUT,
-            "GET, HEAD, POST, OPTIONS",
-        ),
-        (
-            "/v1/customers/1",
-            reqwest::Method::POST,
-            "GET, HEAD, PUT, PATCH, DELETE, OPTIONS",
-        ),
+        ("/v1/customers", reqwest::Method::DELETE, "GET, HEAD, POST, OPTIONS"),
+        ("/v1/customers", reqwest::Method::PUT, "GET, HEAD, POST, OPTIONS"),
+        ("/v1/customers/1", reqwest::Method::POST, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"),
         ("/health", reqwest::Method::POST, "GET, HEAD, OPTIONS"),
-        (
-            "/docs/errors",
-            reqwest::Method::DELETE,
-            "GET, HEAD, OPTIONS",
-        ),
+        ("/docs/errors", reqwest::Method::DELETE, "GET, HEAD, OPTIONS"),
         ("/v1/clients/1", reqwest::Method::PUT, "GET, HEAD, OPTIONS"),
     ];
     for (path, method, allow) in cases {
-        let r = app
-            .send(app.client.request(method.clone(), app.url(path)))
-            .await;
+        let r = app.send(app.client.request(method.clone(), app.url(path))).await;
         let body = r.problem(405, "method_not_allowed");
         assert_eq!(r.header("allow"), allow, "{method} {path}");
         assert!(body["detail"].as_str().unwrap().contains(method.as_str()));
-        let options = app
-            .send(app.client.request(reqwest::Method::OPTIONS, app.url(path)))
-            .await;
+        let options = app.send(app.client.request(reqwest::Method::OPTIONS, app.url(path))).await;
         assert_eq!(options.status, 204, "OPTIONS {path}");
         assert_eq!(options.header("allow"), allow);
     }
-    let options = app
-        .send(
-            app.client
-                .request(reqwest::Method::OPTIONS, app.url("/v1/customers/1")),
-        )
-        .await;
-    assert_eq!(
-        options.header("accept-patch"),
-        "application/merge-patch+json, application/json"
-    );
+    let options = app.send(app.client.request(reqwest::Method::OPTIONS, app.url("/v1/customers/1"))).await;
+    assert_eq!(options.header("accept-patch"), "application/merge-patch+json, application/json");
 }
 
 #[tokio::test]
 async fn renamed_path_is_301_and_retired_version_is_410() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let r = app.get("/v1/clients/5").await;
     assert_eq!(r.status, 301);
     assert_eq!(r.header("location"), "/v1/customers/5");
@@ -600,20 +436,13 @@ async fn renamed_path_is_301_and_retired_version_is_410() {
         let body = app.get(path).await.problem(410, "gone");
         assert_eq!(body["replacement"], "/v1/customers");
     }
-    let r = app
-        .send(
-            app.client
-                .post(app.url("/v0/customers"))
-                .header("content-type", JSON)
-                .body("{}"),
-        )
-        .await;
+    let r = app.send(app.client.post(app.url("/v0/customers")).header("content-type", JSON).body("{}")).await;
     r.problem(410, "gone");
 }
 
 #[tokio::test]
 async fn head_is_get_without_a_body() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let (id, _) = created_id(&app, "Ada", "ada@example.com").await;
     for path in [
         format!("/v1/customers/{id}"),
@@ -626,18 +455,10 @@ async fn head_is_get_without_a_body() {
         let head = app.send(app.client.head(app.url(&path))).await;
         assert_eq!(head.status, get.status, "{path}");
         assert!(head.body.is_empty(), "{path}");
-        assert_eq!(
-            head.header("content-length"),
-            get.body.len().to_string(),
-            "{path}"
-        );
+        assert_eq!(head.header("content-length"), get.body.len().to_string(), "{path}");
         for name in get.headers.keys() {
             if name != "date" && name != "x-request-id" {
-                assert_eq!(
-                    head.headers.get(name),
-                    get.headers.get(name),
-                    "{path}: {name}"
-                );
+                assert_eq!(head.headers.get(name), get.headers.get(name), "{path}: {name}");
             }
         }
         assert_eq!(head.headers.len(), get.headers.len(), "{path}");
@@ -646,29 +467,14 @@ async fn head_is_get_without_a_body() {
 
 #[tokio::test]
 async fn problems_come_in_xml_when_preferred() {
-    let app = spawn_app();
-    let r = app
-        .send(
-            app.client
-                .get(app.url("/v1/customers/9"))
-                .header("accept", "application/xml"),
-        )
-        .await;
+    let app = spawn_app().await;
+    let r = app.send(app.client.get(app.url("/v1/customers/9")).header("accept", "application/xml")).await;
     assert_eq!(r.status, 404);
-    assert_eq!(
-        r.header("content-type"),
-        "application/problem+xml; charset=utf-8"
-    );
+    assert_eq!(r.header("content-type"), "application/problem+xml; charset=utf-8");
     let text = r.text();
-    assert!(
-        text.contains("<problem xmlns=\"urn:ietf:rfc:7807\">"),
-        "{text}"
-    );
+    assert!(text.contains("<problem xmlns=\"urn:ietf:rfc:7807\">"), "{text}");
     assert!(text.contains("<status>404</status>"));
-    assert!(text.contains(&format!(
-        "<request_id>{}</request_id>",
-        r.header("x-request-id")
-    )));
+    assert!(text.contains(&format!("<request_id>{}</request_id>", r.header("x-request-id"))));
     let r = app
         .send(
             app.client
@@ -680,46 +486,25 @@ async fn problems_come_in_xml_when_preferred() {
         .await;
     assert_eq!(r.status, 422);
     let text = r.text();
-    assert!(
-        text.contains("<field name=\"name\"><i>can't be blank</i></field>"),
-        "{text}"
-    );
+    assert!(text.contains("<field name=\"name\"><i>can't be blank</i></field>"), "{text}");
 }
 
 #[tokio::test]
 async fn request_ids_are_kept_when_sane_and_replaced_otherwise() {
-    let app = spawn_app();
-    let r = app
-        .send(
-            app.client
-                .get(app.url("/nope"))
-                .header("x-request-id", "trace-abc.123"),
-        )
-        .await;
+    let app = spawn_app().await;
+    let r = app.send(app.client.get(app.url("/nope")).header("x-request-id", "trace-abc.123")).await;
     assert_eq!(r.header("x-request-id"), "trace-abc.123");
     assert_eq!(r.json()["request_id"], "trace-abc.123");
-    let r = app
-        .send(
-            app.client
-                .get(app.url("/health"))
-                .header("x-request-id", "a".repeat(200)),
-        )
-        .await;
+    let r = app.send(app.client.get(app.url("/health")).header("x-request-id", "a".repeat(200))).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-request-id").len(), 26);
-    let r = app
-        .send(
-            app.client
-                .get(app.url("/health"))
-                .header("x-request-id", "two words"),
-        )
-        .await;
+    let r = app.send(app.client.get(app.url("/health")).header("x-request-id", "two words")).await;
     assert_ne!(r.header("x-request-id"), "two words");
 }
 
 #[tokio::test]
 async fn health_and_docs_are_200() {
-    let app = spawn_app();
+    let app = spawn_app().await;
     let r = app.get("/health").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "ok");
@@ -728,34 +513,21 @@ async fn health_and_docs_are_200() {
     assert_eq!(r.header("content-type"), "text/html; charset=utf-8");
     let html = r.text();
     for s in statuskit::status::CATALOG {
-        assert!(
-            html.contains(&format!("id=\"{}\"", s.name)),
-            "anchor for {}",
-            s.name
-        );
+        assert!(html.contains(&format!("id=\"{}\"", s.name)), "anchor for {}", s.name);
     }
 }
 
 #[cfg(feature = "test-routes")]
 #[tokio::test]
 async fn panics_are_500_problems_that_leak_nothing() {
-    let app = spawn_app();
-    let r = app
-        .send(
-            app.client
-                .get(app.url("/test/panic"))
-                .header("x-request-id", "panic-1"),
-        )
-        .await;
+    let app = spawn_app().await;
+    let r = app.send(app.client.get(app.url("/test/panic")).header("x-request-id", "panic-1")).await;
     let body = r.problem(500, "internal_server_error");
     let text = r.text();
     for secret in ["SELECT", "/etc/passwd", "panicked", ".rs"] {
         assert!(!text.contains(secret), "leaked {secret}: {text}");
     }
-    assert!(
-        body["detail"].as_str().unwrap().contains("panic-1"),
-        "the detail quotes the request id: {body}"
-    );
+    assert!(body["detail"].as_str().unwrap().contains("panic-1"), "the detail quotes the request id: {body}");
     assert_eq!(body["report"], "/docs/errors#internal_server_error");
     // The service is still up.
     assert_eq!(app.get("/health").await.status, 200);

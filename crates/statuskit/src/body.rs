@@ -30,9 +30,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method, Version};
 use serde::de::DeserializeOwned;
 
-use crate::header::{
-    mime, ACCEPT, ACCEPT_PATCH, ACCEPT_POST, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING,
-};
+use crate::header::{mime, ACCEPT, ACCEPT_PATCH, ACCEPT_POST, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use crate::problem::Problem;
 use crate::validate::{FieldErrors, Validate};
 
@@ -64,11 +62,8 @@ pub fn content_type_essence(value: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(value).ok()?;
     let essence = text.split(';').next()?.trim_matches([' ', '\t']);
     let (kind, subtype) = essence.split_once('/')?;
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    };
+    let token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     (token(kind) && token(subtype)).then(|| essence.to_ascii_lowercase())
 }
 
@@ -92,47 +87,28 @@ async fn read(req: Request, accepted: &[&str]) -> Result<(usize, Bytes), Problem
     {
         return Err(Problem::length_required());
     }
-    let essence = headers
-        .get(CONTENT_TYPE)
-        .map(|v| content_type_essence(v.as_bytes()));
+    let essence = headers.get(CONTENT_TYPE).map(|v| content_type_essence(v.as_bytes()));
     let index = match &essence {
         Some(Some(e)) => accepted.iter().position(|a| a == e),
         _ => None,
     };
     let Some(index) = index else {
-        let got = headers
-            .get(CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        return Err(Problem::unsupported_media_type(
-            got.as_deref(),
-            accepted_header(req.method()),
-            accepted,
-        ));
+        let got = headers.get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        return Err(Problem::unsupported_media_type(got.as_deref(), accepted_header(req.method()), accepted));
     };
-    let limit = req
-        .extensions()
-        .get::<BodyLimit>()
-        .map_or(DEFAULT_LIMIT, |l| l.0);
+    let limit = req.extensions().get::<BodyLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
     if declared_length(headers).is_some_and(|n| n > limit as u64) {
         return Err(Problem::content_too_large(limit));
     }
     match axum::body::to_bytes(req.into_body(), limit).await {
         Ok(bytes) => Ok((index, bytes)),
         Err(e) if is_length_limit(&e) => Err(Problem::content_too_large(limit)),
-        Err(e) => Err(Problem::bad_request(format!(
-            "the request body could not be read: {e}"
-        ))),
+        Err(e) => Err(Problem::bad_request(format!("the request body could not be read: {e}"))),
     }
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
@@ -157,11 +133,7 @@ fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
 }
 
 fn data_error(path: &str, message: &str) -> Problem {
-    let field = if path == "." || path.is_empty() {
-        "body"
-    } else {
-        path
-    };
+    let field = if path == "." || path.is_empty() { "body" } else { path };
     // serde's messages end with " at line 1 column 9" for JSON; keep them, they say where.
     let mut errors = FieldErrors::new();
     errors.add(field, message.to_owned());
@@ -186,8 +158,7 @@ pub fn decode<T: DeserializeOwned>(format: BodyFormat, bytes: &[u8]) -> Result<T
         BodyFormat::Json => {
             let mut de = serde_json::Deserializer::from_slice(bytes);
             let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
-            de.end()
-                .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?;
+            de.end().map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?;
             Ok(value)
         }
         #[cfg(feature = "xml")]
@@ -215,14 +186,8 @@ fn well_formed(text: &str) -> Result<(), Problem> {
     loop {
         match reader.read_event() {
             Ok(Event::Eof) if depth == 0 && roots == 1 => return Ok(()),
-            Ok(Event::Eof) if roots == 0 => {
-                return Err(Problem::bad_request("the XML body has no root element"))
-            }
-            Ok(Event::Eof) => {
-                return Err(Problem::bad_request(
-                    "the XML body ends before its root element is closed",
-                ))
-            }
+            Ok(Event::Eof) if roots == 0 => return Err(Problem::bad_request("the XML body has no root element")),
+            Ok(Event::Eof) => return Err(Problem::bad_request("the XML body ends before its root element is closed")),
             Ok(Event::Start(_)) => {
                 if depth == 0 {
                     roots += 1;
@@ -232,9 +197,7 @@ fn well_formed(text: &str) -> Result<(), Problem> {
             Ok(Event::Empty(_)) if depth == 0 => roots += 1,
             Ok(Event::End(_)) => depth = depth.saturating_sub(1),
             Ok(Event::Text(t)) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => {
-                return Err(Problem::bad_request(
-                    "the XML body has text outside its root element",
-                ));
+                return Err(Problem::bad_request("the XML body has text outside its root element"));
             }
             Ok(_) => {}
             Err(e) => {
@@ -245,9 +208,7 @@ fn well_formed(text: &str) -> Result<(), Problem> {
             }
         }
         if roots > 1 {
-            return Err(Problem::bad_request(
-                "the XML body has more than one root element",
-            ));
+            return Err(Problem::bad_request("the XML body has more than one root element"));
         }
     }
 }
@@ -261,11 +222,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let (index, bytes) = read(req, BODY_TYPES).await?;
-        let format = if index == 0 {
-            BodyFormat::Json
-        } else {
-            BodyFormat::Xml
-        };
+        let format = if index == 0 { BodyFormat::Json } else { BodyFormat::Xml };
         decode(format, &bytes).map(Body)
     }
 }
@@ -321,14 +278,8 @@ mod tests {
 
     #[test]
     fn essences() {
-        assert_eq!(
-            content_type_essence(b"Application/JSON; charset=utf-8").as_deref(),
-            Some("application/json")
-        );
-        assert_eq!(
-            content_type_essence(b"application/xml").as_deref(),
-            Some("application/xml")
-        );
+        assert_eq!(content_type_essence(b"Application/JSON; charset=utf-8").as_deref(), Some("application/json"));
+        assert_eq!(content_type_essence(b"application/xml").as_deref(), Some("application/xml"));
         assert_eq!(content_type_essence(b"json"), None);
         assert_eq!(content_type_essence(b"a/b c"), None);
         assert_eq!(content_type_essence(b""), None);
@@ -349,33 +300,15 @@ mod tests {
     #[cfg(feature = "xml")]
     #[test]
     fn xml_syntax_and_data() {
-        let ok: Item = decode(
-            BodyFormat::Xml,
-            b"<item><name>a</name><count>2</count></item>",
-        )
-        .unwrap();
+        let ok: Item = decode(BodyFormat::Xml, b"<item><name>a</name><count>2</count></item>").unwrap();
         assert_eq!(ok.count, 2);
-        for bad in [
-            &b"<item><name>a</nome></item>"[..],
-            b"<item>",
-            b"",
-            b"<a/><b/>",
-            b"<item><name>a & b</name></item>",
-        ] {
+        for bad in
+            [&b"<item><name>a</nome></item>"[..], b"<item>", b"", b"<a/><b/>", b"<item><name>a & b</name></item>"]
+        {
             let e = decode::<Item>(BodyFormat::Xml, bad).unwrap_err();
-            assert_eq!(
-                e.status().code,
-                400,
-                "{}: {}",
-                String::from_utf8_lossy(bad),
-                e.detail()
-            );
+            assert_eq!(e.status().code, 400, "{}: {}", String::from_utf8_lossy(bad), e.detail());
         }
-        let e = decode::<Item>(
-            BodyFormat::Xml,
-            b"<item><name>a</name><count>x</count></item>",
-        )
-        .unwrap_err();
+        let e = decode::<Item>(BodyFormat::Xml, b"<item><name>a</name><count>x</count></item>").unwrap_err();
         assert_eq!(e.status().code, 422, "{}", e.detail());
     }
 

@@ -22,26 +22,19 @@ pub struct Challenge {
 impl Challenge {
     /// `Bearer realm="…"` (RFC 6750).
     pub fn bearer(realm: &str) -> Self {
-        Challenge {
-            scheme: "Bearer",
-            params: vec![("realm", quotable(realm))],
-        }
+        Challenge { scheme: "Bearer", params: vec![("realm", quotable(realm))] }
     }
 
     /// `Basic realm="…"` (RFC 7617), as the token endpoint answers `invalid_client`.
     pub fn basic(realm: &str) -> Self {
-        Challenge {
-            scheme: "Basic",
-            params: vec![("realm", quotable(realm))],
-        }
+        Challenge { scheme: "Basic", params: vec![("realm", quotable(realm))] }
     }
 
     /// Adds `error` and `error_description` (RFC 6750 §3).
     #[must_use]
     pub fn error(mut self, code: &str, description: &str) -> Self {
         self.params.push(("error", quotable(code)));
-        self.params
-            .push(("error_description", quotable(description)));
+        self.params.push(("error_description", quotable(description)));
         self
     }
 
@@ -89,10 +82,7 @@ mod tests {
 
     #[test]
     fn no_error_attribute_without_a_token() {
-        assert_eq!(
-            Challenge::bearer("statuskit").to_header_value(),
-            r#"Bearer realm="statuskit""#
-        );
+        assert_eq!(Challenge::bearer("statuskit").to_header_value(), r#"Bearer realm="statuskit""#);
     }
 
     #[test]

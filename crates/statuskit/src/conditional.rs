@@ -37,8 +37,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::etag::{EntityTag, EntityTagList};
 use crate::header::{
-    ACCEPT, ETAG, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, LAST_MODIFIED,
-    VARY,
+    ACCEPT, ETAG, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, LAST_MODIFIED, VARY,
 };
 use crate::problem::Problem;
 use crate::status;
@@ -54,11 +53,7 @@ pub struct Validators {
 impl Validators {
     /// The selected representation's entity tag.
     pub fn new(etag: EntityTag) -> Self {
-        Validators {
-            etag,
-            alternates: Vec::new(),
-            last_modified: None,
-        }
+        Validators { etag, alternates: Vec::new(), last_modified: None }
     }
 
     /// The modification time, truncated to whole seconds as HTTP-dates are (RFC 9110 §13.1.4).
@@ -100,10 +95,7 @@ impl Validators {
 }
 
 fn truncate_to_seconds(at: SystemTime) -> SystemTime {
-    let secs = at
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
+    let secs = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
@@ -144,9 +136,9 @@ impl From<Outcome> for Problem {
     fn from(outcome: Outcome) -> Problem {
         match outcome {
             Outcome::Failed(p) => *p,
-            Outcome::NotModified(_) => Problem::internal_server_error(
-                "a 304 outcome was converted into a problem; return Outcome instead",
-            ),
+            Outcome::NotModified(_) => {
+                Problem::internal_server_error("a 304 outcome was converted into a problem; return Outcome instead")
+            }
         }
     }
 }
@@ -162,8 +154,7 @@ impl IntoResponse for NotModified {
     fn into_response(self) -> Response {
         let mut res = status::NOT_MODIFIED.code.into_response();
         self.validators.write_headers(res.headers_mut());
-        res.headers_mut()
-            .insert(VARY, HeaderValue::from_name(ACCEPT));
+        res.headers_mut().insert(VARY, HeaderValue::from_name(ACCEPT));
         res
     }
 }
@@ -202,16 +193,11 @@ impl Preconditions {
             if !ok {
                 return Err(self.failed(current, "If-Match does not match the current entity tag: the resource changed since you read it (weak tags never match)"));
             }
-        } else if let (Some(since), Some(modified)) = (
-            self.if_unmodified_since,
-            current.and_then(|c| c.last_modified),
-        ) {
+        } else if let (Some(since), Some(modified)) = (self.if_unmodified_since, current.and_then(|c| c.last_modified))
+        {
             // Step 2: If-Unmodified-Since, only without If-Match.
             if modified > since {
-                return Err(self.failed(
-                    current,
-                    "the resource was modified after the If-Unmodified-Since date",
-                ));
+                return Err(self.failed(current, "the resource was modified after the If-Unmodified-Since date"));
             }
         }
         // Step 3: If-None-Match, weak comparison.
@@ -223,9 +209,7 @@ impl Preconditions {
             };
             if matched {
                 return Err(match current {
-                    Some(c) if read => Outcome::NotModified(NotModified {
-                        validators: c.clone(),
-                    }),
+                    Some(c) if read => Outcome::NotModified(NotModified { validators: c.clone() }),
                     _ => self.failed(
                         current,
                         if self.is_create_only() {
@@ -240,9 +224,7 @@ impl Preconditions {
             // Step 4: If-Modified-Since, GET/HEAD only, without If-None-Match.
             if let (Some(since), Some(c)) = (self.if_modified_since, current) {
                 if c.last_modified.is_some_and(|m| m <= since) {
-                    return Err(Outcome::NotModified(NotModified {
-                        validators: c.clone(),
-                    }));
+                    return Err(Outcome::NotModified(NotModified { validators: c.clone() }));
                 }
             }
         }
@@ -250,10 +232,7 @@ impl Preconditions {
     }
 
     fn failed(&self, current: Option<&Validators>, detail: &'static str) -> Outcome {
-        Outcome::Failed(Box::new(Problem::precondition_failed(
-            current.map(|c| &c.etag),
-            detail,
-        )))
+        Outcome::Failed(Box::new(Problem::precondition_failed(current.map(|c| &c.etag), detail)))
     }
 }
 
@@ -290,8 +269,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn v(tag: &str) -> Validators {
-        Validators::new(EntityTag::strong(tag).unwrap())
-            .last_modified(UNIX_EPOCH + Duration::from_secs(1_000_000))
+        Validators::new(EntityTag::strong(tag).unwrap()).last_modified(UNIX_EPOCH + Duration::from_secs(1_000_000))
     }
 
     fn pre(pairs: &[(HeaderName, &str)]) -> Preconditions {
@@ -314,58 +292,27 @@ mod tests {
     fn if_none_match_on_reads_is_weak() {
         let cur = v("7");
         for value in ["\"7\"", "W/\"7\"", "*", "\"1\", \"7\""] {
-            assert_eq!(
-                status_of(pre(&[(IF_NONE_MATCH, value)]).evaluate(&Method::GET, Some(&cur))),
-                304,
-                "{value}"
-            );
+            assert_eq!(status_of(pre(&[(IF_NONE_MATCH, value)]).evaluate(&Method::GET, Some(&cur))), 304, "{value}");
         }
-        assert_eq!(
-            status_of(pre(&[(IF_NONE_MATCH, "\"8\"")]).evaluate(&Method::GET, Some(&cur))),
-            200
-        );
-        assert_eq!(
-            status_of(pre(&[(IF_NONE_MATCH, "\"7\"")]).evaluate(&Method::PUT, Some(&cur))),
-            412
-        );
+        assert_eq!(status_of(pre(&[(IF_NONE_MATCH, "\"8\"")]).evaluate(&Method::GET, Some(&cur))), 200);
+        assert_eq!(status_of(pre(&[(IF_NONE_MATCH, "\"7\"")]).evaluate(&Method::PUT, Some(&cur))), 412);
     }
 
     #[test]
     fn if_match_is_strong_and_needs_a_representation() {
         let cur = v("7");
-        assert_eq!(
-            status_of(pre(&[(IF_MATCH, "\"7\"")]).evaluate(&Method::PUT, Some(&cur))),
-            200
-        );
-        assert_eq!(
-            status_of(pre(&[(IF_MATCH, "W/\"7\"")]).evaluate(&Method::PUT, Some(&cur))),
-            412
-        );
-        assert_eq!(
-            status_of(pre(&[(IF_MATCH, "\"6\"")]).evaluate(&Method::PUT, Some(&cur))),
-            412
-        );
-        assert_eq!(
-            status_of(pre(&[(IF_MATCH, "*")]).evaluate(&Method::PUT, None)),
-            412
-        );
-        assert_eq!(
-            status_of(pre(&[(IF_MATCH, "*")]).evaluate(&Method::PUT, Some(&cur))),
-            200
-        );
+        assert_eq!(status_of(pre(&[(IF_MATCH, "\"7\"")]).evaluate(&Method::PUT, Some(&cur))), 200);
+        assert_eq!(status_of(pre(&[(IF_MATCH, "W/\"7\"")]).evaluate(&Method::PUT, Some(&cur))), 412);
+        assert_eq!(status_of(pre(&[(IF_MATCH, "\"6\"")]).evaluate(&Method::PUT, Some(&cur))), 412);
+        assert_eq!(status_of(pre(&[(IF_MATCH, "*")]).evaluate(&Method::PUT, None)), 412);
+        assert_eq!(status_of(pre(&[(IF_MATCH, "*")]).evaluate(&Method::PUT, Some(&cur))), 200);
     }
 
     #[test]
     fn alternates_satisfy_if_match_but_not_a_read() {
         let cur = v("7.json").alternate(EntityTag::strong("7.xml").unwrap());
-        assert_eq!(
-            status_of(pre(&[(IF_MATCH, "\"7.xml\"")]).evaluate(&Method::PATCH, Some(&cur))),
-            200
-        );
-        assert_eq!(
-            status_of(pre(&[(IF_NONE_MATCH, "\"7.xml\"")]).evaluate(&Method::GET, Some(&cur))),
-            200
-        );
+        assert_eq!(status_of(pre(&[(IF_MATCH, "\"7.xml\"")]).evaluate(&Method::PATCH, Some(&cur))), 200);
+        assert_eq!(status_of(pre(&[(IF_NONE_MATCH, "\"7.xml\"")]).evaluate(&Method::GET, Some(&cur))), 200);
     }
 
     #[test]
@@ -381,63 +328,30 @@ mod tests {
         let cur = v("7");
         let before = "Sun, 11 Jan 1970 13:46:39 GMT"; // 999_999
         let at = "Mon, 12 Jan 1970 13:46:40 GMT"; // 1_000_000
-        assert_eq!(
-            status_of(pre(&[(IF_UNMODIFIED_SINCE, before)]).evaluate(&Method::PUT, Some(&cur))),
-            412
-        );
-        assert_eq!(
-            status_of(pre(&[(IF_UNMODIFIED_SINCE, at)]).evaluate(&Method::PUT, Some(&cur))),
-            200
-        );
+        assert_eq!(status_of(pre(&[(IF_UNMODIFIED_SINCE, before)]).evaluate(&Method::PUT, Some(&cur))), 412);
+        assert_eq!(status_of(pre(&[(IF_UNMODIFIED_SINCE, at)]).evaluate(&Method::PUT, Some(&cur))), 200);
         // If-Match present: If-Unmodified-Since is ignored.
         assert_eq!(
-            status_of(
-                pre(&[(IF_MATCH, "\"7\""), (IF_UNMODIFIED_SINCE, before)])
-                    .evaluate(&Method::PUT, Some(&cur))
-            ),
+            status_of(pre(&[(IF_MATCH, "\"7\""), (IF_UNMODIFIED_SINCE, before)]).evaluate(&Method::PUT, Some(&cur))),
             200
         );
-        assert_eq!(
-            status_of(pre(&[(IF_MODIFIED_SINCE, at)]).evaluate(&Method::GET, Some(&cur))),
-            304
-        );
-        assert_eq!(
-            status_of(pre(&[(IF_MODIFIED_SINCE, before)]).evaluate(&Method::GET, Some(&cur))),
-            200
-        );
+        assert_eq!(status_of(pre(&[(IF_MODIFIED_SINCE, at)]).evaluate(&Method::GET, Some(&cur))), 304);
+        assert_eq!(status_of(pre(&[(IF_MODIFIED_SINCE, before)]).evaluate(&Method::GET, Some(&cur))), 200);
         // If-None-Match present: If-Modified-Since is ignored.
         assert_eq!(
-            status_of(
-                pre(&[(IF_NONE_MATCH, "\"8\""), (IF_MODIFIED_SINCE, at)])
-                    .evaluate(&Method::GET, Some(&cur))
-            ),
+            status_of(pre(&[(IF_NONE_MATCH, "\"8\""), (IF_MODIFIED_SINCE, at)]).evaluate(&Method::GET, Some(&cur))),
             200
         );
         // Not a read: ignored. Invalid date: ignored.
-        assert_eq!(
-            status_of(pre(&[(IF_MODIFIED_SINCE, at)]).evaluate(&Method::PUT, Some(&cur))),
-            200
-        );
-        assert_eq!(
-            status_of(
-                pre(&[(IF_UNMODIFIED_SINCE, "yesterday")]).evaluate(&Method::PUT, Some(&cur))
-            ),
-            200
-        );
+        assert_eq!(status_of(pre(&[(IF_MODIFIED_SINCE, at)]).evaluate(&Method::PUT, Some(&cur))), 200);
+        assert_eq!(status_of(pre(&[(IF_UNMODIFIED_SINCE, "yesterday")]).evaluate(&Method::PUT, Some(&cur))), 200);
     }
 
     #[test]
     fn malformed_lists_are_400() {
         let mut h = HeaderMap::new();
         h.insert(IF_MATCH, HeaderValue::from_static("*, \"a\""));
-        assert_eq!(
-            Preconditions::from_headers(&h)
-                .unwrap_err()
-                .status()
-                .code
-                .as_u16(),
-            400
-        );
+        assert_eq!(Preconditions::from_headers(&h).unwrap_err().status().code.as_u16(), 400);
     }
 
     proptest! {

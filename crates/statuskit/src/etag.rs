@@ -56,14 +56,9 @@ impl EntityTag {
 
     fn new(weak: bool, opaque: &[u8]) -> Result<Self, InvalidEntityTag> {
         if opaque.iter().all(|&b| is_etagc(b)) {
-            Ok(EntityTag {
-                weak,
-                opaque: opaque.into(),
-            })
+            Ok(EntityTag { weak, opaque: opaque.into() })
         } else {
-            Err(InvalidEntityTag(
-                "an entity tag may not contain quotes, spaces or control characters",
-            ))
+            Err(InvalidEntityTag("an entity tag may not contain quotes, spaces or control characters"))
         }
     }
 
@@ -136,9 +131,7 @@ impl EntityTagList {
     }
 
     /// Parses every field line of the header as one list (RFC 9110 §5.3).
-    pub fn parse_lines<'a>(
-        lines: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Result<Self, InvalidEntityTag> {
+    pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, InvalidEntityTag> {
         let mut tags = Vec::new();
         let mut star = false;
         for line in lines {
@@ -169,9 +162,7 @@ impl EntityTagList {
         }
         match (star, tags.is_empty()) {
             (true, true) => Ok(EntityTagList::Any),
-            (true, false) => Err(InvalidEntityTag(
-                "\"*\" cannot be combined with entity tags",
-            )),
+            (true, false) => Err(InvalidEntityTag("\"*\" cannot be combined with entity tags")),
             (false, _) => Ok(EntityTagList::Tags(tags)),
         }
     }
@@ -197,11 +188,8 @@ impl EntityTagList {
         match self {
             EntityTagList::Any => HeaderValue::from_static("*"),
             EntityTagList::Tags(tags) => {
-                let joined: Vec<u8> = tags
-                    .iter()
-                    .map(|t| t.to_header_value().as_bytes().to_vec())
-                    .collect::<Vec<_>>()
-                    .join(&b", "[..]);
+                let joined: Vec<u8> =
+                    tags.iter().map(|t| t.to_header_value().as_bytes().to_vec()).collect::<Vec<_>>().join(&b", "[..]);
                 HeaderValue::from_bytes(&joined).expect("entity tags are valid header bytes")
             }
         }
@@ -230,16 +218,10 @@ fn parse_one(s: &[u8]) -> Result<(EntityTag, &[u8]), InvalidEntityTag> {
         _ => (false, s),
     };
     let [b'"', body @ ..] = s else {
-        return Err(InvalidEntityTag(
-            "an entity tag must be a quoted string such as \"abc\" or W/\"abc\"",
-        ));
+        return Err(InvalidEntityTag("an entity tag must be a quoted string such as \"abc\" or W/\"abc\""));
     };
-    let end = body
-        .iter()
-        .position(|&b| b == b'"')
-        .ok_or(InvalidEntityTag(
-            "an entity tag is missing its closing quote",
-        ))?;
+    let end =
+        body.iter().position(|&b| b == b'"').ok_or(InvalidEntityTag("an entity tag is missing its closing quote"))?;
     let tag = EntityTag::new(weak, &body[..end])?;
     Ok((tag, &body[end + 1..]))
 }
@@ -258,18 +240,9 @@ mod tests {
 
     #[test]
     fn rfc_examples() {
-        assert_eq!(
-            EntityTag::parse(br#""xyzzy""#).unwrap(),
-            EntityTag::strong("xyzzy").unwrap()
-        );
-        assert_eq!(
-            EntityTag::parse(br#"W/"xyzzy""#).unwrap(),
-            EntityTag::weak("xyzzy").unwrap()
-        );
-        assert_eq!(
-            EntityTag::parse(br#""""#).unwrap(),
-            EntityTag::strong("").unwrap()
-        );
+        assert_eq!(EntityTag::parse(br#""xyzzy""#).unwrap(), EntityTag::strong("xyzzy").unwrap());
+        assert_eq!(EntityTag::parse(br#"W/"xyzzy""#).unwrap(), EntityTag::weak("xyzzy").unwrap());
+        assert_eq!(EntityTag::parse(br#""""#).unwrap(), EntityTag::strong("").unwrap());
         let list = EntityTagList::parse(br#""xyzzy", "r2d2xxxx", "c3piozzzz""#).unwrap();
         assert_eq!(tags(&list).len(), 3);
         assert_eq!(EntityTagList::parse(b" * ").unwrap(), EntityTagList::Any);
@@ -291,20 +264,10 @@ mod tests {
 
     #[test]
     fn malformed_values_are_errors() {
-        for bad in [
-            &b"xyzzy"[..],
-            b"\"open",
-            b"w/\"lower-case-w\"",
-            b"\"a\" \"b\"",
-            b"*, \"a\"",
-            b"\"a\", *",
-            b"\"sp ace\"",
-        ] {
-            assert!(
-                EntityTagList::parse(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+        for bad in
+            [&b"xyzzy"[..], b"\"open", b"w/\"lower-case-w\"", b"\"a\" \"b\"", b"*, \"a\"", b"\"a\", *", b"\"sp ace\""]
+        {
+            assert!(EntityTagList::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         assert!(EntityTag::parse(b"\"a\", \"b\"").is_err());
     }

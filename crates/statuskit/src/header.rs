@@ -14,9 +14,9 @@
 use http::HeaderName;
 
 pub use http::header::{
-    ACCEPT, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_LOCATION, CONTENT_TYPE, ETAG,
-    IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, LAST_MODIFIED, LOCATION,
-    RETRY_AFTER, TRANSFER_ENCODING, VARY, WWW_AUTHENTICATE,
+    ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_LOCATION, CONTENT_TYPE, ETAG,
+    IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, LAST_MODIFIED, LOCATION, PRAGMA, RETRY_AFTER,
+    TRANSFER_ENCODING, VARY, WWW_AUTHENTICATE,
 };
 
 /// `X-Request-Id`: on every response; equals the problem body's `request_id`.
@@ -44,6 +44,8 @@ pub mod mime {
     pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
     /// HTML, for the docs page.
     pub const HTML: &str = "text/html";
+    /// HTML form bodies, as the OAuth token endpoint takes them.
+    pub const FORM: &str = "application/x-www-form-urlencoded";
     /// Plain text.
     pub const TEXT: &str = "text/plain";
     /// `Content-Type` value for JSON bodies.

@@ -26,6 +26,7 @@
 //! # });
 //! ```
 
+pub mod auth;
 pub mod body;
 pub mod challenge;
 pub mod conditional;
@@ -76,8 +77,7 @@ impl ContractLayer {
 }
 
 /// The service [`ContractLayer`] builds.
-pub type Contract<S> =
-    request_id::SetRequestId<render::RenderProblem<CatchPanic<S, panic::PanicToProblem>>>;
+pub type Contract<S> = request_id::SetRequestId<render::RenderProblem<CatchPanic<S, panic::PanicToProblem>>>;
 
 impl<S> Layer<S> for ContractLayer {
     type Service = Contract<S>;

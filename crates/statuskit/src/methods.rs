@@ -34,15 +34,8 @@ use crate::status;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allow(Vec<Method>);
 
-const ORDER: [Method; 7] = [
-    Method::GET,
-    Method::HEAD,
-    Method::POST,
-    Method::PUT,
-    Method::PATCH,
-    Method::DELETE,
-    Method::OPTIONS,
-];
+const ORDER: [Method; 7] =
+    [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS];
 
 impl Allow {
     /// The handled methods, plus HEAD when GET is there (axum answers HEAD with GET's handler)
@@ -103,12 +96,7 @@ where
     S: Clone + Send + Sync + 'static,
 {
     fn default() -> Self {
-        Resource {
-            router: MethodRouter::new(),
-            methods: Vec::new(),
-            accept_post: None,
-            accept_patch: None,
-        }
+        Resource { router: MethodRouter::new(), methods: Vec::new(), accept_post: None, accept_patch: None }
     }
 }
 
@@ -163,11 +151,7 @@ where
     fn from(resource: Resource<S>) -> MethodRouter<S> {
         let allow = resource.allow();
         let allow_for_405 = allow.clone();
-        let options = Options {
-            allow,
-            accept_post: resource.accept_post,
-            accept_patch: resource.accept_patch,
-        };
+        let options = Options { allow, accept_post: resource.accept_post, accept_patch: resource.accept_patch };
         resource
             .router
             .options(move || {
@@ -193,15 +177,9 @@ impl IntoResponse for Options {
         let mut res = status::NO_CONTENT.code.into_response();
         let h = res.headers_mut();
         h.insert(ALLOW, self.allow.to_header_value());
-        for (name, types) in [
-            (ACCEPT_POST, self.accept_post),
-            (ACCEPT_PATCH, self.accept_patch),
-        ] {
+        for (name, types) in [(ACCEPT_POST, self.accept_post), (ACCEPT_PATCH, self.accept_patch)] {
             if let Some(types) = types {
-                h.insert(
-                    name,
-                    HeaderValue::try_from(types.join(", ")).expect("media types are tokens"),
-                );
+                h.insert(name, HeaderValue::try_from(types.join(", ")).expect("media types are tokens"));
             }
         }
         res
@@ -221,10 +199,7 @@ mod tests {
     fn allow_is_ordered_and_complete() {
         let a = Allow::from_methods([Method::DELETE, Method::GET, Method::PATCH, Method::PUT]);
         assert_eq!(a.to_string(), "GET, HEAD, PUT, PATCH, DELETE, OPTIONS");
-        assert_eq!(
-            Allow::from_methods([Method::POST]).to_string(),
-            "POST, OPTIONS"
-        );
+        assert_eq!(Allow::from_methods([Method::POST]).to_string(), "POST, OPTIONS");
         assert_eq!(Allow::from_methods([]).to_string(), "OPTIONS");
     }
 }

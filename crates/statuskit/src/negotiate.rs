@@ -49,9 +49,7 @@ pub struct InvalidAccept;
 
 impl fmt::Display for InvalidAccept {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "the Accept header holds no valid media range (expected e.g. application/json;q=0.9)",
-        )
+        f.write_str("the Accept header holds no valid media range (expected e.g. application/json;q=0.9)")
     }
 }
 
@@ -67,9 +65,7 @@ fn parse_q(s: &str) -> Option<u16> {
     if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let mut thousandths: u16 = frac
-        .bytes()
-        .fold(0, |acc, b| acc * 10 + u16::from(b - b'0'));
+    let mut thousandths: u16 = frac.bytes().fold(0, |acc, b| acc * 10 + u16::from(b - b'0'));
     thousandths *= 10u16.pow(3 - frac.len() as u32);
     match int {
         // "" is not in the grammar, but Java's HttpURLConnection sends "q=.2".
@@ -82,16 +78,8 @@ fn parse_q(s: &str) -> Option<u16> {
 fn parse_range(element: &str) -> Option<MediaRange> {
     let mut parts = element.split(';');
     let media = parts.next()?.trim();
-    let (kind, subtype) = if media == "*" {
-        ("*", "*")
-    } else {
-        media.split_once('/')?
-    };
-    if kind.is_empty()
-        || subtype.is_empty()
-        || !kind.bytes().all(is_tchar)
-        || !subtype.bytes().all(is_tchar)
-    {
+    let (kind, subtype) = if media == "*" { ("*", "*") } else { media.split_once('/')? };
+    if kind.is_empty() || subtype.is_empty() || !kind.bytes().all(is_tchar) || !subtype.bytes().all(is_tchar) {
         return None;
     }
     if kind == "*" && subtype != "*" {
@@ -108,12 +96,7 @@ fn parse_range(element: &str) -> Option<MediaRange> {
         }
         params += 1;
     }
-    Some(MediaRange {
-        kind: kind.to_ascii_lowercase(),
-        subtype: subtype.to_ascii_lowercase(),
-        params,
-        q,
-    })
+    Some(MediaRange { kind: kind.to_ascii_lowercase(), subtype: subtype.to_ascii_lowercase(), params, q })
 }
 
 impl Accept {
@@ -123,9 +106,7 @@ impl Accept {
     }
 
     /// Parses every `Accept` field line as one list.
-    pub fn parse_lines<'a>(
-        lines: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Result<Self, InvalidAccept> {
+    pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, InvalidAccept> {
         let mut ranges = Vec::new();
         let mut saw_element = false;
         for line in lines {
@@ -229,8 +210,7 @@ impl Format {
 
     /// Chooses from request headers.
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, Problem> {
-        let accept =
-            Accept::from_headers(headers).map_err(|e| Problem::bad_request(e.to_string()))?;
+        let accept = Accept::from_headers(headers).map_err(|e| Problem::bad_request(e.to_string()))?;
         match select(accept.as_ref(), &Self::OFFERS) {
             Some(0) => Ok(Format::Json),
             Some(_) => Ok(Format::Xml),
@@ -278,10 +258,7 @@ mod tests {
         assert_eq!(pick("text/html"), None);
         assert_eq!(pick("application/*;q=0"), None);
         // Java's default Accept contains a bare "*", which we read as */*.
-        assert_eq!(
-            pick("text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"),
-            Some(0)
-        );
+        assert_eq!(pick("text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"), Some(0));
     }
 
     #[test]
@@ -299,13 +276,7 @@ mod tests {
     #[test]
     fn garbage_is_an_error_but_one_bad_element_is_skipped() {
         assert_eq!(Accept::parse(b"nonsense"), Err(InvalidAccept));
-        assert_eq!(
-            Accept::parse(b"text/html;q=7, application/xml")
-                .unwrap()
-                .0
-                .len(),
-            1
-        );
+        assert_eq!(Accept::parse(b"text/html;q=7, application/xml").unwrap().0.len(), 1);
     }
 
     #[test]
@@ -314,22 +285,14 @@ mod tests {
         assert_eq!(problem_format(&h), ProblemFormat::Json);
         h.insert(ACCEPT, "application/xml".parse().unwrap());
         assert_eq!(problem_format(&h), ProblemFormat::Xml);
-        h.insert(
-            ACCEPT,
-            "application/problem+xml, application/json;q=0.5"
-                .parse()
-                .unwrap(),
-        );
+        h.insert(ACCEPT, "application/problem+xml, application/json;q=0.5".parse().unwrap());
         assert_eq!(problem_format(&h), ProblemFormat::Xml);
         h.insert(ACCEPT, "*/*".parse().unwrap());
         assert_eq!(problem_format(&h), ProblemFormat::Json);
     }
 
     fn arb_range() -> impl Strategy<Value = (String, u16)> {
-        (
-            prop_oneof!["\\*/\\*", "[a-z]{1,8}/\\*", "[a-z]{1,8}/[a-z+.-]{1,10}"],
-            0u16..=1000,
-        )
+        (prop_oneof!["\\*/\\*", "[a-z]{1,8}/\\*", "[a-z]{1,8}/[a-z+.-]{1,10}"], 0u16..=1000)
     }
 
     proptest! {

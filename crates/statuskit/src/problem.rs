@@ -92,8 +92,7 @@ impl Problem {
 
     /// 401 with its `WWW-Authenticate` challenge.
     pub fn unauthorized(challenge: Challenge, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(&status::UNAUTHORIZED, detail)
-            .header(WWW_AUTHENTICATE, challenge.to_header_value())
+        Self::new(&status::UNAUTHORIZED, detail).header(WWW_AUTHENTICATE, challenge.to_header_value())
     }
 
     /// 403: authenticated, but not allowed. Say why.
@@ -108,25 +107,16 @@ impl Problem {
 
     /// 405 with `Allow` listing every method the path accepts.
     pub fn method_not_allowed(method: &http::Method, allow: &Allow) -> Self {
-        Self::new(
-            &status::METHOD_NOT_ALLOWED,
-            format!("{method} is not allowed here; this path accepts {allow}"),
-        )
-        .header(ALLOW, allow.to_header_value())
-        .extension(
-            "allow",
-            Value::from(allow.iter().map(|m| m.as_str()).collect::<Vec<_>>()),
-        )
+        Self::new(&status::METHOD_NOT_ALLOWED, format!("{method} is not allowed here; this path accepts {allow}"))
+            .header(ALLOW, allow.to_header_value())
+            .extension("allow", Value::from(allow.iter().map(|m| m.as_str()).collect::<Vec<_>>()))
     }
 
     /// 406, always in JSON, listing the media types that are available.
     pub fn not_acceptable(available: &[&str]) -> Self {
         let mut p = Self::new(
             &status::NOT_ACCEPTABLE,
-            format!(
-                "Accept names nothing this resource can produce; available: {}",
-                available.join(", ")
-            ),
+            format!("Accept names nothing this resource can produce; available: {}", available.join(", ")),
         )
         .extension("available", Value::from(available.to_vec()));
         p.0.json_only = true;
@@ -156,10 +146,7 @@ impl Problem {
     }
 
     /// 412, carrying the current `ETag` when there is a current representation.
-    pub fn precondition_failed(
-        current: Option<&EntityTag>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn precondition_failed(current: Option<&EntityTag>, detail: impl Into<Cow<'static, str>>) -> Self {
         let p = Self::new(&status::PRECONDITION_FAILED, detail);
         match current {
             Some(tag) => p.header(ETAG, tag.to_header_value()),
@@ -178,18 +165,11 @@ impl Problem {
 
     /// 414: the request target is too long.
     pub fn uri_too_long(limit: usize) -> Self {
-        Self::new(
-            &status::URI_TOO_LONG,
-            format!("the request target is longer than {limit} bytes"),
-        )
+        Self::new(&status::URI_TOO_LONG, format!("the request target is longer than {limit} bytes"))
     }
 
     /// 415 with the header (`Accept-Post`, `Accept-Patch` or `Accept`) listing accepted types.
-    pub fn unsupported_media_type(
-        got: Option<&str>,
-        accepted_header: HeaderName,
-        accepted: &[&str],
-    ) -> Self {
+    pub fn unsupported_media_type(got: Option<&str>, accepted_header: HeaderName, accepted: &[&str]) -> Self {
         let list = accepted.join(", ");
         let detail = match got {
             Some(t) => format!("Content-Type {t} is not accepted here; send one of: {list}"),
@@ -204,31 +184,20 @@ impl Problem {
     /// 422 with the `errors` map: one entry per failing field.
     pub fn unprocessable_entity(errors: FieldErrors) -> Self {
         let n = errors.len();
-        let detail = if n == 1 {
-            "1 field is invalid".to_owned()
-        } else {
-            format!("{n} fields are invalid")
-        };
+        let detail = if n == 1 { "1 field is invalid".to_owned() } else { format!("{n} fields are invalid") };
         let mut p = Self::new(&status::UNPROCESSABLE_ENTITY, detail);
         p.0.errors = Some(errors);
         p
     }
 
     /// 429 with `Retry-After`.
-    pub fn too_many_requests(
-        retry_after: RetryAfter,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self::new(&status::TOO_MANY_REQUESTS, detail)
-            .header(RETRY_AFTER, retry_after.to_header_value())
+    pub fn too_many_requests(retry_after: RetryAfter, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::TOO_MANY_REQUESTS, detail).header(RETRY_AFTER, retry_after.to_header_value())
     }
 
     /// 431: the header section is too large.
     pub fn header_fields_too_large() -> Self {
-        Self::new(
-            &status::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "the request's header section is too large",
-        )
+        Self::new(&status::REQUEST_HEADER_FIELDS_TOO_LARGE, "the request's header section is too large")
     }
 
     /// 500: `cause` is logged (with the request id, by the caller's span) and never sent; the
@@ -239,10 +208,7 @@ impl Problem {
     }
 
     pub(crate) fn internal() -> Self {
-        Self::new(
-            &status::INTERNAL_SERVER_ERROR,
-            "something is broken on our side",
-        )
+        Self::new(&status::INTERNAL_SERVER_ERROR, "something is broken on our side")
     }
 
     /// 502, as a gateway says it.
@@ -251,12 +217,8 @@ impl Problem {
     }
 
     /// 503 with `Retry-After`.
-    pub fn service_unavailable(
-        retry_after: RetryAfter,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self::new(&status::SERVICE_UNAVAILABLE, detail)
-            .header(RETRY_AFTER, retry_after.to_header_value())
+    pub fn service_unavailable(retry_after: RetryAfter, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::SERVICE_UNAVAILABLE, detail).header(RETRY_AFTER, retry_after.to_header_value())
     }
 
     /// 504: the backend did not answer in time.
@@ -317,20 +279,13 @@ impl Problem {
         let p = &*self.0;
         let is_500 = p.status.code == status::INTERNAL_SERVER_ERROR.code;
         let detail: Cow<'_, str> = match report {
-            Some(url) if is_500 => format!(
-                "{}; please report it at {url} quoting request id {request_id}",
-                p.detail
-            )
-            .into(),
+            Some(url) if is_500 => {
+                format!("{}; please report it at {url} quoting request id {request_id}", p.detail).into()
+            }
             _ => Cow::Borrowed(&p.detail),
         };
         let report = report.filter(|_| is_500);
-        let view = View {
-            p,
-            detail: &detail,
-            request_id,
-            report,
-        };
+        let view = View { p, detail: &detail, request_id, report };
         match format {
             ProblemFormat::Json => serde_json::to_vec(&view).expect("a problem always serializes"),
             ProblemFormat::Xml => view.to_xml(),
@@ -340,13 +295,7 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.0.status.code.as_u16(),
-            self.0.status.title,
-            self.0.detail
-        )
+        write!(f, "{} {}: {}", self.0.status.code.as_u16(), self.0.status.title, self.0.detail)
     }
 }
 
@@ -400,49 +349,39 @@ impl View<'_> {
 
         type W = Writer<Vec<u8>>;
         fn text(w: &mut W, name: &str, value: &str) {
-            w.write_event(Event::Start(BytesStart::new(name)))
-                .expect("Vec write");
+            w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
             // Escape only what must be (`<`, `>`, `&`): apostrophes and quotes stay readable.
             let escaped = quick_xml::escape::partial_escape(value);
-            w.write_event(Event::Text(BytesText::from_escaped(escaped)))
-                .expect("Vec write");
-            w.write_event(Event::End(BytesEnd::new(name)))
-                .expect("Vec write");
+            w.write_event(Event::Text(BytesText::from_escaped(escaped))).expect("Vec write");
+            w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
         }
         fn value(w: &mut W, name: &str, v: &Value) {
             match v {
                 Value::Null => {
-                    w.write_event(Event::Empty(BytesStart::new(name)))
-                        .expect("Vec write");
+                    w.write_event(Event::Empty(BytesStart::new(name))).expect("Vec write");
                 }
                 Value::String(s) => text(w, name, s),
                 Value::Bool(_) | Value::Number(_) => text(w, name, &v.to_string()),
                 Value::Array(items) => {
-                    w.write_event(Event::Start(BytesStart::new(name)))
-                        .expect("Vec write");
+                    w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
                     for item in items {
                         value(w, "i", item);
                     }
-                    w.write_event(Event::End(BytesEnd::new(name)))
-                        .expect("Vec write");
+                    w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
                 }
                 Value::Object(members) => {
-                    w.write_event(Event::Start(BytesStart::new(name)))
-                        .expect("Vec write");
+                    w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
                     for (k, item) in members {
                         value(w, k, item);
                     }
-                    w.write_event(Event::End(BytesEnd::new(name)))
-                        .expect("Vec write");
+                    w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
                 }
             }
         }
 
         let mut w = Writer::new(Vec::with_capacity(512));
-        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
-            .expect("Vec write");
-        let root = BytesStart::new("problem")
-            .with_attributes([("xmlns", crate::header::PROBLEM_XML_NAMESPACE)]);
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).expect("Vec write");
+        let root = BytesStart::new("problem").with_attributes([("xmlns", crate::header::PROBLEM_XML_NAMESPACE)]);
         w.write_event(Event::Start(root)).expect("Vec write");
         text(&mut w, "type", self.p.status.type_uri);
         text(&mut w, "title", self.p.status.title);
@@ -452,19 +391,16 @@ impl View<'_> {
         if let Some(errors) = &self.p.errors {
             // Field paths such as `items[3].name` are not XML names, so each field is an
             // element carrying its path as an attribute, holding its messages as <i> items.
-            w.write_event(Event::Start(BytesStart::new("errors")))
-                .expect("Vec write");
+            w.write_event(Event::Start(BytesStart::new("errors"))).expect("Vec write");
             for (field, messages) in errors.iter() {
                 let start = BytesStart::new("field").with_attributes([("name", field)]);
                 w.write_event(Event::Start(start)).expect("Vec write");
                 for m in messages {
                     text(&mut w, "i", m);
                 }
-                w.write_event(Event::End(BytesEnd::new("field")))
-                    .expect("Vec write");
+                w.write_event(Event::End(BytesEnd::new("field"))).expect("Vec write");
             }
-            w.write_event(Event::End(BytesEnd::new("errors")))
-                .expect("Vec write");
+            w.write_event(Event::End(BytesEnd::new("errors"))).expect("Vec write");
         }
         text(&mut w, "request_id", self.request_id);
         if let Some(url) = self.report {
@@ -473,8 +409,7 @@ impl View<'_> {
         for (name, v) in &self.p.extensions {
             value(&mut w, name, v);
         }
-        w.write_event(Event::End(BytesEnd::new("problem")))
-            .expect("Vec write");
+        w.write_event(Event::End(BytesEnd::new("problem"))).expect("Vec write");
         w.into_inner()
     }
 }
@@ -496,8 +431,7 @@ mod tests {
         errors.add("name", "can't be blank");
         errors.add("email", "has already been taken");
         let p = Problem::unprocessable_entity(errors);
-        let body: Value =
-            serde_json::from_slice(&p.render(ProblemFormat::Json, "01ABC", None)).unwrap();
+        let body: Value = serde_json::from_slice(&p.render(ProblemFormat::Json, "01ABC", None)).unwrap();
         assert_eq!(
             body,
             serde_json::json!({
@@ -517,20 +451,14 @@ mod tests {
     fn xml_follows_appendix_b_and_escapes() {
         let p = Problem::not_acceptable(&["application/json"]);
         assert_eq!(p.format_for(ProblemFormat::Xml), ProblemFormat::Json);
-        let p =
-            Problem::bad_request("a < b & \"c\"").extension("list", Value::from(vec!["x", "y"]));
+        let p = Problem::bad_request("a < b & \"c\"").extension("list", Value::from(vec!["x", "y"]));
         let xml = String::from_utf8(p.render(ProblemFormat::Xml, "id1", None)).unwrap();
         assert!(
-            xml.starts_with(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><problem xmlns=\"urn:ietf:rfc:7807\">"
-            ),
+            xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><problem xmlns=\"urn:ietf:rfc:7807\">"),
             "{xml}"
         );
         assert!(xml.contains("<status>400</status>"));
-        assert!(
-            xml.contains("<detail>a &lt; b &amp; \"c\"</detail>"),
-            "{xml}"
-        );
+        assert!(xml.contains("<detail>a &lt; b &amp; \"c\"</detail>"), "{xml}");
         assert!(xml.contains("<list><i>x</i><i>y</i></list>"));
         assert!(xml.contains("<request_id>id1</request_id>"));
     }
@@ -538,12 +466,7 @@ mod tests {
     #[test]
     fn internal_errors_never_leak_their_cause() {
         let p = Problem::internal_server_error("SELECT * FROM secret at /srv/app.rs:12");
-        let body = String::from_utf8(p.render(
-            ProblemFormat::Json,
-            "r1",
-            Some("https://example.com/issues"),
-        ))
-        .unwrap();
+        let body = String::from_utf8(p.render(ProblemFormat::Json, "r1", Some("https://example.com/issues"))).unwrap();
         assert!(!body.contains("SELECT") && !body.contains("/srv"), "{body}");
         assert!(body.contains("https://example.com/issues") && body.contains("r1"));
     }
@@ -558,9 +481,6 @@ mod tests {
         let p = Problem::unauthorized(Challenge::bearer("r"), "log in");
         assert_eq!(p.headers()[WWW_AUTHENTICATE], "Bearer realm=\"r\"");
         let tag = EntityTag::strong("1").unwrap();
-        assert_eq!(
-            Problem::precondition_failed(Some(&tag), "x").headers()[ETAG],
-            "\"1\""
-        );
+        assert_eq!(Problem::precondition_failed(Some(&tag), "x").headers()[ETAG], "\"1\"");
     }
 }

@@ -34,17 +34,15 @@ impl<T: DeserializeOwned> Query<T> {
     /// Parses a raw query string (without `?`).
     pub fn parse(query: &str) -> Result<Self, Problem> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(Query)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                if path == "." || path.is_empty() {
-                    Problem::bad_request(format!("the query string is not valid: {inner}"))
-                } else {
-                    Problem::bad_request(format!("query parameter `{path}` is not valid: {inner}"))
-                }
-            })
+        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path.is_empty() {
+                Problem::bad_request(format!("the query string is not valid: {inner}"))
+            } else {
+                Problem::bad_request(format!("query parameter `{path}` is not valid: {inner}"))
+            }
+        })
     }
 }
 

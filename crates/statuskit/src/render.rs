@@ -1,7 +1,7 @@
 //! Writes problem bodies: every response carrying a [`Problem`] gets its body in the format the
-//! client prefers, with the `request_id`; every other 4xx/5xx without a problem body (axum's own
-//! rejections, another crate's middleware) is replaced by the catalog's problem for its status,
-//! keeping its headers. No error reaches a client as `text/plain`.
+//! client prefers, with the `request_id`; every other 4xx/5xx with no body type or `text/plain`
+//! (axum's own rejections, another crate's middleware) is replaced by the catalog's problem for its
+//! status, keeping its headers. No error reaches a client as `text/plain`.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -61,10 +61,7 @@ impl<S> Layer<S> for RenderProblemLayer {
     type Service = RenderProblem<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RenderProblem {
-            inner,
-            report: self.report.clone(),
-        }
+        RenderProblem { inner, report: self.report.clone() }
     }
 }
 
@@ -108,14 +105,7 @@ where
             accept.append(ACCEPT, v.clone());
         }
         let id = req.extensions().get::<RequestId>().cloned();
-        ResponseFuture {
-            inner: self.inner.call(req),
-            ctx: Some(Ctx {
-                accept,
-                id,
-                report: self.report.clone(),
-            }),
-        }
+        ResponseFuture { inner: self.inner.call(req), ctx: Some(Ctx { accept, id, report: self.report.clone() }) }
     }
 }
 
@@ -152,11 +142,10 @@ where
     }
 }
 
-fn is_problem_type(headers: &HeaderMap) -> bool {
-    headers.get(CONTENT_TYPE).is_some_and(|v| {
-        let v = v.as_bytes();
-        v.starts_with(mime::PROBLEM_JSON.as_bytes()) || v.starts_with(mime::PROBLEM_XML.as_bytes())
-    })
+/// A bare error body to replace: none, or axum's / hyper's `text/plain`. A body the application
+/// chose on purpose (a problem already, or the OAuth JSON errors of RFC 6749) is kept.
+fn is_bare(headers: &HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).is_none_or(|v| v.as_bytes().starts_with(mime::TEXT.as_bytes()))
 }
 
 fn finish<B>(mut res: Response<B>, ctx: Ctx) -> Response<Body>
@@ -168,8 +157,7 @@ where
         Some(p) => p,
         None => {
             let code = res.status();
-            if !(code.is_client_error() || code.is_server_error()) || is_problem_type(res.headers())
-            {
+            if !(code.is_client_error() || code.is_server_error()) || !is_bare(res.headers()) {
                 return res.map(Body::new);
             }
             match Status::lookup(code) {
@@ -189,18 +177,9 @@ where
         ProblemFormat::Json => mime::PROBLEM_JSON,
         ProblemFormat::Xml => mime::PROBLEM_XML_UTF8,
     };
-    parts
-        .headers
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    parts
-        .headers
-        .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    if !parts
-        .headers
-        .get_all(VARY)
-        .iter()
-        .any(|v| v.as_bytes().eq_ignore_ascii_case(ACCEPT.as_str().as_bytes()))
-    {
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if !parts.headers.get_all(VARY).iter().any(|v| v.as_bytes().eq_ignore_ascii_case(ACCEPT.as_str().as_bytes())) {
         parts.headers.append(VARY, HeaderValue::from_name(ACCEPT));
     }
     Response::from_parts(parts, Body::from(body))

@@ -51,8 +51,7 @@ impl RequestId {
         let b = value.as_bytes();
         let sane = !b.is_empty()
             && b.len() <= MAX_LEN
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
         sane.then(|| RequestId(value.clone()))
     }
 
@@ -110,19 +109,12 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let id = req
-            .headers()
-            .get(X_REQUEST_ID)
-            .and_then(RequestId::accept)
-            .unwrap_or_else(RequestId::generate);
+        let id = req.headers().get(X_REQUEST_ID).and_then(RequestId::accept).unwrap_or_else(RequestId::generate);
         let span = tracing::info_span!("request", id = id.as_str(), method = %req.method(), path = req.uri().path());
         req.headers_mut().insert(X_REQUEST_ID, id.0.clone());
         let header = id.0.clone();
         req.extensions_mut().insert(id);
-        ResponseFuture {
-            inner: self.inner.call(req).instrument(span),
-            id: Some(header),
-        }
+        ResponseFuture { inner: self.inner.call(req).instrument(span), id: Some(header) }
     }
 }
 

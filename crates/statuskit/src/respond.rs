@@ -21,9 +21,7 @@ use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 
 use crate::conditional::Validators;
-use crate::header::{
-    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, PREFER, PREFERENCE_APPLIED, VARY,
-};
+use crate::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, PREFER, PREFERENCE_APPLIED, VARY};
 use crate::negotiate::Format;
 use crate::problem::Problem;
 use crate::status;
@@ -39,9 +37,7 @@ impl Location {
             .ok()
             .and_then(|_| HeaderValue::try_from(uri).ok())
             .map(Location)
-            .ok_or_else(|| {
-                Problem::internal_server_error(format!("not a URI-reference for Location: {uri:?}"))
-            })
+            .ok_or_else(|| Problem::internal_server_error(format!("not a URI-reference for Location: {uri:?}")))
     }
 
     /// The header value.
@@ -68,9 +64,7 @@ impl Representation {
                 let mut text = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
                 let ser = quick_xml::se::Serializer::with_root(&mut text, Some(xml_root))
                     .map_err(Problem::internal_server_error)?;
-                value
-                    .serialize(ser)
-                    .map_err(Problem::internal_server_error)?;
+                value.serialize(ser).map_err(Problem::internal_server_error)?;
                 text.into_bytes()
             }
             #[cfg(not(feature = "xml"))]
@@ -79,11 +73,7 @@ impl Representation {
                 return Err(Problem::not_acceptable(&[crate::header::mime::JSON]));
             }
         };
-        Ok(Representation {
-            format,
-            body,
-            headers: HeaderMap::new(),
-        })
+        Ok(Representation { format, body, headers: HeaderMap::new() })
     }
 
     /// Adds `ETag` and `Last-Modified`.
@@ -107,10 +97,7 @@ impl Representation {
 impl IntoResponse for Representation {
     fn into_response(self) -> Response {
         let mut headers = self.headers;
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static(self.format.content_type()),
-        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.format.content_type()));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(self.body.len()));
         headers.insert(VARY, HeaderValue::from_name(ACCEPT));
         let mut res = Response::new(Body::from(self.body));
@@ -154,10 +141,7 @@ impl NoContent {
     /// Says that `Prefer: return=minimal` was honoured.
     #[must_use]
     pub fn minimal_applied(mut self) -> Self {
-        self.headers.insert(
-            PREFERENCE_APPLIED,
-            HeaderValue::from_static("return=minimal"),
-        );
+        self.headers.insert(PREFERENCE_APPLIED, HeaderValue::from_static("return=minimal"));
         self
     }
 }
@@ -198,11 +182,7 @@ pub fn prefers_minimal(headers: &HeaderMap) -> bool {
         text.split(',').any(|pref| {
             let token = pref.split(';').next().unwrap_or("");
             let (name, value) = token.split_once('=').unwrap_or((token, ""));
-            name.trim().eq_ignore_ascii_case("return")
-                && value
-                    .trim()
-                    .trim_matches('"')
-                    .eq_ignore_ascii_case("minimal")
+            name.trim().eq_ignore_ascii_case("return") && value.trim().trim_matches('"').eq_ignore_ascii_case("minimal")
         })
     })
 }

@@ -56,9 +56,7 @@ impl RetryAfter {
             // Saturate absurdly long digit strings rather than fail: they still mean "later".
             return Ok(RetryAfter::Seconds(text.parse().unwrap_or(u64::MAX)));
         }
-        httpdate::parse_http_date(text)
-            .map(RetryAfter::Date)
-            .map_err(|_| InvalidRetryAfter)
+        httpdate::parse_http_date(text).map(RetryAfter::Date).map_err(|_| InvalidRetryAfter)
     }
 
     /// How long to wait from `now`.
@@ -73,8 +71,9 @@ impl RetryAfter {
     pub fn to_header_value(&self) -> HeaderValue {
         match *self {
             RetryAfter::Seconds(s) => HeaderValue::from(s),
-            RetryAfter::Date(at) => HeaderValue::try_from(httpdate::fmt_http_date(at))
-                .expect("an IMF-fixdate is a valid header value"),
+            RetryAfter::Date(at) => {
+                HeaderValue::try_from(httpdate::fmt_http_date(at)).expect("an IMF-fixdate is a valid header value")
+            }
         }
     }
 }
@@ -98,14 +97,8 @@ mod tests {
 
     #[test]
     fn durations_round_up() {
-        assert_eq!(
-            RetryAfter::from_duration(Duration::from_millis(1)),
-            RetryAfter::Seconds(1)
-        );
-        assert_eq!(
-            RetryAfter::from_duration(Duration::from_secs(2)),
-            RetryAfter::Seconds(2)
-        );
+        assert_eq!(RetryAfter::from_duration(Duration::from_millis(1)), RetryAfter::Seconds(1));
+        assert_eq!(RetryAfter::from_duration(Duration::from_secs(2)), RetryAfter::Seconds(2));
     }
 
     proptest! {

@@ -165,22 +165,15 @@ mod tests {
         let mut sorted = codes.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(
-            codes, sorted,
-            "catalog must be in code order without repeats"
-        );
+        assert_eq!(codes, sorted, "catalog must be in code order without repeats");
         assert_eq!(
             codes,
             [
-                200, 201, 202, 204, 207, 301, 303, 304, 400, 401, 403, 404, 405, 406, 409, 410,
-                411, 412, 413, 414, 415, 422, 429, 431, 500, 502, 503, 504
+                200, 201, 202, 204, 207, 301, 303, 304, 400, 401, 403, 404, 405, 406, 409, 410, 411, 412, 413, 414,
+                415, 422, 429, 431, 500, 502, 503, 504
             ]
         );
-        let protocol: Vec<u16> = CATALOG
-            .iter()
-            .filter(|s| s.protocol_level)
-            .map(|s| s.code.as_u16())
-            .collect();
+        let protocol: Vec<u16> = CATALOG.iter().filter(|s| s.protocol_level).map(|s| s.code.as_u16()).collect();
         assert_eq!(protocol, [413, 414, 431]);
     }
 

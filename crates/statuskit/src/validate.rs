@@ -63,11 +63,7 @@ impl FieldErrors {
     /// Moves every entry of `other` under `prefix` (e.g. `items[3]` + `name` = `items[3].name`).
     pub fn merge_under(&mut self, prefix: &str, other: FieldErrors) {
         for (field, messages) in other.0 {
-            let path = if prefix.is_empty() {
-                field
-            } else {
-                format!("{prefix}.{field}")
-            };
+            let path = if prefix.is_empty() { field } else { format!("{prefix}.{field}") };
             self.0.entry(path).or_default().extend(messages);
         }
     }

@@ -19,6 +19,7 @@ use statuskit::validate::FieldErrors;
 use statuskit::Problem;
 
 use crate::app::App;
+use crate::auth::{Auth, Read, Write};
 use crate::store::{Customer, Store, StoreError};
 use model::{customer_path, validators, CustomerInput, CustomerView, Link, PageLinks, PageView};
 
@@ -59,10 +60,7 @@ fn encode_cursor(after: i64) -> String {
 fn decode_cursor(cursor: &str) -> Option<i64> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
-    text.strip_prefix("after:")?
-        .parse()
-        .ok()
-        .filter(|n| *n >= 0)
+    text.strip_prefix("after:")?.parse().ok().filter(|n| *n >= 0)
 }
 
 fn represent(c: &Customer, format: Format) -> Result<Representation, Problem> {
@@ -71,6 +69,7 @@ fn represent(c: &Customer, format: Format) -> Result<Representation, Problem> {
 
 /// `GET /v1/customers`: a page in id order, with a `next` link while more remain.
 pub async fn list<S: Store>(
+    Auth(caller, ..): Auth<Read>,
     State(app): State<App<S>>,
     format: Format,
     OriginalUri(uri): OriginalUri,
@@ -78,70 +77,52 @@ pub async fn list<S: Store>(
 ) -> Result<Response, Problem> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Problem::bad_request(format!(
-            "query parameter `limit` must be between 1 and {MAX_LIMIT}"
-        )));
+        return Err(Problem::bad_request(format!("query parameter `limit` must be between 1 and {MAX_LIMIT}")));
     }
     let after = match q.cursor.as_deref() {
         None => 0,
         Some(c) => decode_cursor(c).ok_or_else(|| {
-            Problem::bad_request(
-                "query parameter `cursor` is not valid; use the `next` link of a previous page",
-            )
+            Problem::bad_request("query parameter `cursor` is not valid; use the `next` link of a previous page")
         })?,
     };
-    let mut rows = app.store.list(after, limit + 1).await?;
+    let mut rows = app.store.list(caller.account_id, after, limit + 1).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next = match rows.last() {
-        Some(last) if more => Some(Link {
-            href: format!(
-                "/v1/customers?limit={limit}&cursor={}",
-                encode_cursor(last.id)
-            ),
-        }),
+        Some(last) if more => {
+            Some(Link { href: format!("/v1/customers?limit={limit}&cursor={}", encode_cursor(last.id)) })
+        }
         _ => None,
     };
     let page = PageView {
         items: rows.iter().map(CustomerView::from).collect(),
-        links: PageLinks {
-            this: Link {
-                href: uri.to_string(),
-            },
-            next,
-        },
+        links: PageLinks { this: Link { href: uri.to_string() }, next },
     };
     Ok(Representation::new(format, "customers", &page)?.into_response())
 }
 
 /// `POST /v1/customers`: 201 with `Location`, the new customer and its `ETag`.
 pub async fn create<S: Store>(
+    Auth(caller, ..): Auth<Write>,
     State(app): State<App<S>>,
     format: Format,
     Body(input): Body<CustomerInput>,
 ) -> Result<Response, Problem> {
     let data = input.into_data()?;
-    let c = app.store.create(&data).await?;
+    let c = app.store.create(caller.account_id, &data).await?;
     let location = Location::new(&customer_path(c.id))?;
-    Ok(Created(
-        location,
-        represent(&c, format)?.validators(&validators(&c, format)),
-    )
-    .into_response())
+    Ok(Created(location, represent(&c, format)?.validators(&validators(&c, format))).into_response())
 }
 
 /// `GET` / `HEAD /v1/customers/{id}`: 200 with `ETag` and `Last-Modified`, or 304.
 pub async fn show<S: Store>(
+    Auth(caller, ..): Auth<Read>,
     State(app): State<App<S>>,
     format: Format,
     Path(id): Path<i64>,
     pre: Preconditions,
 ) -> Result<Response, Problem> {
-    let c = app
-        .store
-        .get(checked_id(id)?)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let c = app.store.get(caller.account_id, checked_id(id)?).await?.ok_or_else(|| not_found(id))?;
     let v = validators(&c, format);
     if let Err(outcome) = pre.evaluate(&Method::GET, Some(&v)) {
         return Ok(outcome.into_response());
@@ -154,6 +135,7 @@ pub async fn show<S: Store>(
 /// RFC 9110 §9.3.4: no validator on a PUT's success, as the stored representation is not the
 /// bytes that were sent.
 pub async fn replace<S: Store>(
+    Auth(caller, ..): Auth<Write>,
     State(app): State<App<S>>,
     format: Format,
     Path(id): Path<i64>,
@@ -164,26 +146,23 @@ pub async fn replace<S: Store>(
     let id = checked_id(id)?;
     let data = input.into_data()?;
     for _ in 0..WRITE_ATTEMPTS {
-        let current = app.store.get(id).await?;
-        pre.evaluate(
-            &Method::PUT,
-            current.as_ref().map(|c| validators(c, format)).as_ref(),
-        )?;
+        let current = app.store.get(caller.account_id, id).await?;
+        pre.evaluate(&Method::PUT, current.as_ref().map(|c| validators(c, format)).as_ref())?;
         let written = match &current {
-            None => app.store.create_with_id(id, &data).await,
-            Some(c) => app.store.update(id, c.version, &data).await,
+            None => app.store.create_with_id(caller.account_id, id, &data).await,
+            Some(c) => app.store.update(caller.account_id, id, c.version, &data).await,
         };
         let c = match written {
             Ok(c) => c,
             Err(StoreError::VersionMoved) => continue,
+            // Another account's customer holds this id: for this caller it does not exist, and
+            // it cannot be created here.
+            Err(StoreError::IdTaken) => return Err(not_found(id)),
             Err(e) => return Err(e.into()),
         };
         return Ok(match current {
-            None => Created(Location::new(&customer_path(c.id))?, represent(&c, format)?)
-                .into_response(),
-            Some(_) if prefers_minimal(&headers) => {
-                NoContent::new().minimal_applied().into_response()
-            }
+            None => Created(Location::new(&customer_path(c.id))?, represent(&c, format)?).into_response(),
+            Some(_) if prefers_minimal(&headers) => NoContent::new().minimal_applied().into_response(),
             Some(_) => represent(&c, format)?.into_response(),
         });
     }
@@ -193,6 +172,7 @@ pub async fn replace<S: Store>(
 /// `PATCH /v1/customers/{id}`: an RFC 7396 merge patch; 200 with the new state and its `ETag`
 /// (or 204 with `Prefer: return=minimal`).
 pub async fn patch<S: Store>(
+    Auth(caller, ..): Auth<Write>,
     State(app): State<App<S>>,
     format: Format,
     Path(id): Path<i64>,
@@ -203,7 +183,7 @@ pub async fn patch<S: Store>(
     let id = checked_id(id)?;
     let patch = serde_json::Value::Object(patch);
     for _ in 0..WRITE_ATTEMPTS {
-        let c = app.store.get(id).await?.ok_or_else(|| not_found(id))?;
+        let c = app.store.get(caller.account_id, id).await?.ok_or_else(|| not_found(id))?;
         let mut doc = serde_json::json!({"name": c.name, "email": c.email});
         json_patch::merge(&mut doc, &patch);
         let input: CustomerInput = serde_json::from_value(doc).map_err(|e| {
@@ -213,17 +193,14 @@ pub async fn patch<S: Store>(
         })?;
         let data = input.into_data()?;
         pre.evaluate(&Method::PATCH, Some(&validators(&c, format)))?;
-        let c = match app.store.update(id, c.version, &data).await {
+        let c = match app.store.update(caller.account_id, id, c.version, &data).await {
             Ok(c) => c,
             Err(StoreError::VersionMoved) => continue,
             Err(e) => return Err(e.into()),
         };
         let v = validators(&c, format);
         return Ok(if prefers_minimal(&headers) {
-            NoContent::new()
-                .validators(&v)
-                .minimal_applied()
-                .into_response()
+            NoContent::new().validators(&v).minimal_applied().into_response()
         } else {
             represent(&c, format)?.validators(&v).into_response()
         });
@@ -233,15 +210,16 @@ pub async fn patch<S: Store>(
 
 /// `DELETE /v1/customers/{id}`: 204, or 404, or 412 when `If-Match` is stale.
 pub async fn remove<S: Store>(
+    Auth(caller, ..): Auth<Write>,
     State(app): State<App<S>>,
     Path(id): Path<i64>,
     pre: Preconditions,
 ) -> Result<Response, Problem> {
     let id = checked_id(id)?;
     for _ in 0..WRITE_ATTEMPTS {
-        let c = app.store.get(id).await?.ok_or_else(|| not_found(id))?;
+        let c = app.store.get(caller.account_id, id).await?.ok_or_else(|| not_found(id))?;
         pre.evaluate(&Method::DELETE, Some(&validators(&c, Format::Json)))?;
-        match app.store.delete(id, c.version).await {
+        match app.store.delete(caller.account_id, id, c.version).await {
             Ok(()) => return Ok(NoContent::new().into_response()),
             Err(StoreError::VersionMoved) => continue,
             Err(e) => return Err(e.into()),

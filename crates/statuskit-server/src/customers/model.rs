@@ -37,17 +37,11 @@ impl Validate for CustomerInput {
         match self.name.as_deref().map(str::trim) {
             None | Some("") => errors.add("name", "can't be blank"),
             Some(name) => {
-                if name
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c.is_whitespace())
-                {
+                if name.chars().all(|c| c.is_ascii_digit() || c.is_whitespace()) {
                     errors.add("name", "can't be only a number");
                 }
                 if name.chars().count() > MAX_LEN {
-                    errors.add(
-                        "name",
-                        format!("is too long (at most {MAX_LEN} characters)"),
-                    );
+                    errors.add("name", format!("is too long (at most {MAX_LEN} characters)"));
                 }
             }
         }
@@ -55,10 +49,7 @@ impl Validate for CustomerInput {
             None | Some("") => errors.add("email", "can't be blank"),
             Some(email) => {
                 if email.chars().count() > MAX_LEN {
-                    errors.add(
-                        "email",
-                        format!("is too long (at most {MAX_LEN} characters)"),
-                    );
+                    errors.add("email", format!("is too long (at most {MAX_LEN} characters)"));
                 } else if !email_address::EmailAddress::is_valid(email) {
                     errors.add("email", "is not a valid e-mail address");
                 }
@@ -119,11 +110,7 @@ impl<'a> From<&'a Customer> for CustomerView<'a> {
             id: c.id,
             name: &c.name,
             email: &c.email,
-            links: CustomerLinks {
-                this: Link {
-                    href: customer_path(c.id),
-                },
-            },
+            links: CustomerLinks { this: Link { href: customer_path(c.id) } },
         }
     }
 }
@@ -156,8 +143,7 @@ pub fn etag(c: &Customer, format: Format) -> EntityTag {
         Format::Json => "json",
         Format::Xml => "xml",
     };
-    EntityTag::strong(&format!("{:x}-{}.{ext}", c.created_ms, c.version))
-        .expect("hex, digits and dots are etagc")
+    EntityTag::strong(&format!("{:x}-{}.{ext}", c.created_ms, c.version)).expect("hex, digits and dots are etagc")
 }
 
 /// The validators of `c` with `format` selected.
@@ -176,11 +162,7 @@ mod tests {
     use super::*;
 
     fn errors(name: Option<&str>, email: Option<&str>) -> FieldErrors {
-        let input = CustomerInput {
-            name: name.map(Into::into),
-            email: email.map(Into::into),
-            ..Default::default()
-        };
+        let input = CustomerInput { name: name.map(Into::into), email: email.map(Into::into), ..Default::default() };
         let mut e = FieldErrors::new();
         input.validate(&mut e);
         e
@@ -192,16 +174,8 @@ mod tests {
         let e = errors(Some("  "), None);
         assert_eq!(e.get("name").unwrap(), ["can't be blank"]);
         assert_eq!(e.get("email").unwrap(), ["can't be blank"]);
-        assert_eq!(
-            errors(Some("12 34"), Some("x@y.z")).get("name").unwrap(),
-            ["can't be only a number"]
-        );
-        assert_eq!(
-            errors(Some("A"), Some("not-an-email"))
-                .get("email")
-                .unwrap(),
-            ["is not a valid e-mail address"]
-        );
+        assert_eq!(errors(Some("12 34"), Some("x@y.z")).get("name").unwrap(), ["can't be only a number"]);
+        assert_eq!(errors(Some("A"), Some("not-an-email")).get("email").unwrap(), ["is not a valid e-mail address"]);
         let long = "a".repeat(MAX_LEN + 1);
         assert_eq!(errors(Some(&long), Some("x@y.z")).len(), 1);
     }

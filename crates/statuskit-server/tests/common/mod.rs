@@ -11,11 +11,23 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The bootstrap credentials every test service starts with.
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "test-client-secret";
+
 /// A running service; killed when dropped.
 pub struct TestApp {
     pub base: String,
     pub addr: String,
+    /// Sends the admin's bearer token with every request.
     pub client: reqwest::Client,
+    /// Sends no credentials.
+    pub anon: reqwest::Client,
+    /// The admin's access token.
+    pub token: String,
+    pub db: std::path::PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -27,11 +39,24 @@ impl Drop for TestApp {
     }
 }
 
-pub fn spawn_app() -> TestApp {
-    spawn_app_with(&[])
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
 }
 
-pub fn spawn_app_with(extra: &[&str]) -> TestApp {
+/// Runs `statuskit ARGS… --database DB` to completion (e.g. `users add`), returning stdout.
+pub fn cli(db: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_statuskit"))
+        .args(args)
+        .arg("--database")
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run statuskit");
+    assert!(out.status.success(), "statuskit {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("test.db");
     let mut child = Command::new(env!("CARGO_BIN_EXE_statuskit"))
@@ -39,32 +64,34 @@ pub fn spawn_app_with(extra: &[&str]) -> TestApp {
         .arg(&db)
         .args(extra)
         .env("RUST_LOG", "warn")
+        .env("STATUSKIT_ADMIN_USER", ADMIN_USER)
+        .env("STATUSKIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("STATUSKIT_CLIENT_ID", CLIENT_ID)
+        .env("STATUSKIT_CLIENT_SECRET", CLIENT_SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start statuskit");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the address line");
+    BufReader::new(stdout).read_line(&mut line).expect("read the address line");
     let base = line
         .trim()
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
     let addr = base.trim_start_matches("http://").to_owned();
-    let client = reqwest::Client::builder()
+    let anon = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let mut app = TestApp { base, addr, client: anon.clone(), anon, token: String::new(), db, child, _dir: dir };
+    app.token = app.password_token(ADMIN_USER, ADMIN_PASSWORD, None).await;
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {}", app.token).parse().unwrap());
+    app.client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .build()
         .expect("client");
-    TestApp {
-        base,
-        addr,
-        client,
-        child,
-        _dir: dir,
-    }
+    app
 }
 
 /// A response, read whole.
@@ -85,12 +112,8 @@ impl Reply {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -118,16 +141,28 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// POSTs a form to the token endpoint with the test client's Basic credentials.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> Reply {
+        self.send(self.anon.post(self.url("/oauth/token")).basic_auth(CLIENT_ID, Some(CLIENT_SECRET)).form(form)).await
+    }
+
+    /// An access token for `user` (password grant), optionally narrowed to `scope`.
+    pub async fn password_token(&self, user: &str, password: &str, scope: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "password"), ("username", user), ("password", password)];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let r = self.token_request(&form).await;
+        assert_eq!(r.status, 200, "token request failed: {}", r.text());
+        r.json()["access_token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
         let res = req.send().await.expect("request");
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = res.bytes().await.expect("body").to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -147,23 +182,16 @@ impl TestApp {
 
     /// Sends raw bytes and reads one response (status, headers, body by Content-Length).
     pub async fn raw(&self, request: &[u8]) -> Reply {
-        let mut stream = tokio::net::TcpStream::connect(&self.addr)
-            .await
-            .expect("connect");
+        let mut stream = tokio::net::TcpStream::connect(&self.addr).await.expect("connect");
         stream.write_all(request).await.expect("write");
         let mut buf = Vec::new();
         let mut chunk = [0u8; 8192];
         let head_end = loop {
-            let n =
-                tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
-                    .await
-                    .expect("the service answered in time")
-                    .expect("read");
-            assert!(
-                n > 0,
-                "connection closed before a full response head: {:?}",
-                String::from_utf8_lossy(&buf)
-            );
+            let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
+                .await
+                .expect("the service answered in time")
+                .expect("read");
+            assert!(n > 0, "connection closed before a full response head: {:?}", String::from_utf8_lossy(&buf));
             buf.extend_from_slice(&chunk[..n]);
             if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i + 4;
@@ -171,14 +199,7 @@ impl TestApp {
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         let mut lines = head.split("\r\n");
-        let status: u16 = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
+        let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
         let mut headers = HeaderMap::new();
         for line in lines.filter(|l| !l.is_empty()) {
             let (k, v) = line.split_once(':').unwrap();
@@ -187,9 +208,7 @@ impl TestApp {
                 v.trim().parse().unwrap(),
             );
         }
-        let len: usize = headers
-            .get("content-length")
-            .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+        let len: usize = headers.get("content-length").map_or(0, |v| v.to_str().unwrap().parse().unwrap());
         let mut body = buf[head_end..].to_vec();
         while body.len() < len {
             let n = stream.read(&mut chunk).await.expect("read body");
@@ -197,10 +216,6 @@ impl TestApp {
             body.extend_from_slice(&chunk[..n]);
         }
         body.truncate(len);
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 }

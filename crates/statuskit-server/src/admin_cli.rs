@@ -1,0 +1,49 @@
+//! `statuskit users add` and `statuskit clients add`.
+
+use crate::auth::bootstrap::client;
+use crate::auth::scope::Scopes;
+use crate::auth::secrets::{hash_secret, random_string};
+use crate::config::{ClientsCommand, UsersCommand};
+use crate::store::sqlite::SqliteStore;
+use crate::store::AuthStore;
+
+fn check_scopes(list: &str) -> Result<String, Box<dyn std::error::Error>> {
+    Ok(Scopes::parse(list).map_err(|s| format!("unknown scope `{s}`"))?.to_string())
+}
+
+/// Runs `statuskit users …`.
+pub async fn users(command: UsersCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let UsersCommand::Add { database, username, password, scopes, account } = command;
+    let store = SqliteStore::open(&database).await?;
+    let account_id = store.ensure_account(&account).await?;
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(|| random_string(18));
+    store.add_user(account_id, &username, &hash_secret(&password), &check_scopes(&scopes)?).await?;
+    if generated {
+        println!("user `{username}` added to account `{account}` with password `{password}`");
+    } else {
+        println!("user `{username}` added to account `{account}`");
+    }
+    Ok(())
+}
+
+/// Runs `statuskit clients …`.
+pub async fn clients(command: ClientsCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let ClientsCommand::Add { database, client_id, secret, scopes, grants, account } = command;
+    let store = SqliteStore::open(&database).await?;
+    let account_id = store.ensure_account(&account).await?;
+    for g in grants.split(' ').filter(|g| !g.is_empty()) {
+        if !crate::auth::bootstrap::ALL_GRANTS.split(' ').any(|known| known == g) {
+            return Err(format!("unknown grant type `{g}`").into());
+        }
+    }
+    let generated = secret.is_none();
+    let secret = secret.unwrap_or_else(|| random_string(24));
+    store.add_client(&client(&client_id, &secret, account_id, &check_scopes(&scopes)?, &grants)).await?;
+    if generated {
+        println!("client `{client_id}` added to account `{account}` with secret `{secret}`");
+    } else {
+        println!("client `{client_id}` added to account `{account}`");
+    }
+    Ok(())
+}

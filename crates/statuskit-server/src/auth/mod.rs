@@ -1,0 +1,107 @@
+//! Who may do what: the OAuth2 token endpoint (RFC 6749), bearer tokens on every `/v1` route
+//! (RFC 6750), scopes, and brute-force limits on passwords.
+
+pub mod bootstrap;
+pub mod login_limit;
+pub mod oauth_error;
+pub mod scope;
+pub mod secrets;
+pub mod token_endpoint;
+
+use std::marker::PhantomData;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use statuskit::auth::Bearer;
+use statuskit::Problem;
+
+use crate::app::App;
+use crate::store::Store;
+use scope::{Scope, Scopes};
+
+/// The realm of every challenge.
+pub const REALM: &str = "statuskit";
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Who is calling, from a valid access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The account it acts for: the only customers it can see.
+    pub account_id: i64,
+    /// The user, for password grants.
+    pub user_id: Option<i64>,
+    /// The OAuth client the token was issued to.
+    pub client_id: String,
+    /// Granted scopes.
+    pub scopes: Scopes,
+}
+
+/// The scope a route needs, as a type.
+pub trait Need: Send + Sync + 'static {
+    /// The scope.
+    const SCOPE: Scope;
+}
+
+/// Reads customers.
+#[derive(Debug)]
+pub struct Read;
+impl Need for Read {
+    const SCOPE: Scope = Scope::CustomersRead;
+}
+
+/// Writes customers.
+#[derive(Debug)]
+pub struct Write;
+impl Need for Write {
+    const SCOPE: Scope = Scope::CustomersWrite;
+}
+
+/// Operates the service.
+#[derive(Debug)]
+pub struct AdminScope;
+impl Need for AdminScope {
+    const SCOPE: Scope = Scope::Admin;
+}
+
+/// An authenticated caller holding scope `N`: 401 without a valid token (with the `Bearer`
+/// challenge), 400 for a malformed header, 403 `insufficient_scope` without `N`.
+#[derive(Debug)]
+pub struct Auth<N: Need>(pub Caller, pub PhantomData<N>);
+
+impl<S: Store, N: Need> FromRequestParts<App<S>> for Auth<N> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App<S>) -> Result<Self, Problem> {
+        let bearer = Bearer::new(REALM);
+        let in_query =
+            parts.uri.query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token"));
+        if in_query {
+            return Err(
+                bearer.invalid_request("send the access token in the Authorization header, not in the query string")
+            );
+        }
+        let token = bearer.token(&parts.headers)?;
+        let Some(t) = app.store.find_token(&secrets::token_hash(&token)).await? else {
+            return Err(bearer.invalid_token("the access token is not valid"));
+        };
+        if t.kind != "access" {
+            return Err(bearer.invalid_token("the access token is not valid"));
+        }
+        if t.revoked {
+            return Err(bearer.invalid_token("the access token was revoked"));
+        }
+        if t.expires_ms <= now_ms() {
+            return Err(bearer.invalid_token("the access token expired"));
+        }
+        let scopes = Scopes::parse(&t.scopes).unwrap_or_default();
+        if !scopes.contains(N::SCOPE) {
+            return Err(bearer.insufficient_scope(N::SCOPE.as_str()));
+        }
+        Ok(Auth(Caller { account_id: t.account_id, user_id: t.user_id, client_id: t.client_id, scopes }, PhantomData))
+    }
+}
