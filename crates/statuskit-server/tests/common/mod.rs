@@ -28,6 +28,8 @@ pub struct TestApp {
     /// The admin's access token.
     pub token: String,
     pub db: std::path::PathBuf,
+    /// The service's stderr (its logs), kept in the temp dir.
+    pub log: std::path::PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -36,6 +38,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- service log ---\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        }
     }
 }
 
@@ -59,17 +64,18 @@ pub fn cli(db: &std::path::Path, args: &[&str]) -> String {
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("test.db");
+    let log = dir.path().join("stderr.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_statuskit"))
         .args(["serve", "--addr", "127.0.0.1:0", "--database"])
         .arg(&db)
         .args(extra)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("STATUSKIT_TEST_LOG").unwrap_or_else(|_| "debug".into()))
         .env("STATUSKIT_ADMIN_USER", ADMIN_USER)
         .env("STATUSKIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("STATUSKIT_CLIENT_ID", CLIENT_ID)
         .env("STATUSKIT_CLIENT_SECRET", CLIENT_SECRET)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("start statuskit");
     let stdout = child.stdout.take().expect("stdout");
@@ -82,7 +88,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         .to_owned();
     let addr = base.trim_start_matches("http://").to_owned();
     let anon = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let mut app = TestApp { base, addr, client: anon.clone(), anon, token: String::new(), db, child, _dir: dir };
+    let mut app = TestApp { base, addr, client: anon.clone(), anon, token: String::new(), db, log, child, _dir: dir };
     app.token = app.password_token(ADMIN_USER, ADMIN_PASSWORD, None).await;
     let mut headers = HeaderMap::new();
     headers.insert("authorization", format!("Bearer {}", app.token).parse().unwrap());
