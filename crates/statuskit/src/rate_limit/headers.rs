@@ -92,8 +92,11 @@ pub struct LimitItem {
     pub reset: Option<i64>,
 }
 
+/// An item's name and its integer parameters.
+type NamedParams = (String, Vec<(String, i64)>);
+
 /// Items of a list field as (name, integer parameters); every item must be an sf-string.
-fn items(value: &str) -> Result<Vec<(String, Vec<(String, i64)>)>, InvalidField> {
+fn items(value: &str) -> Result<Vec<NamedParams>, InvalidField> {
     let list: sfv::List =
         sfv::Parser::new(value).parse().map_err(|e| InvalidField(format!("not an RFC 9651 list: {e}")))?;
     let mut out = Vec::new();

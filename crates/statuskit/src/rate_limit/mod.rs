@@ -168,7 +168,7 @@ pub enum Limiter {
     Memory(memory::MemoryLimiter),
     /// In Redis, shared by every instance.
     #[cfg(feature = "redis")]
-    Redis(redis::RedisLimiter),
+    Redis(Box<redis::RedisLimiter>),
 }
 
 impl Limiter {
@@ -188,8 +188,10 @@ impl Limiter {
 
     /// Forgets idle in-memory keys (call periodically; governor never evicts by itself).
     pub fn evict_idle(&self) {
-        if let Limiter::Memory(m) = self {
-            m.evict_idle();
+        match self {
+            Limiter::Memory(m) => m.evict_idle(),
+            #[cfg(feature = "redis")]
+            Limiter::Redis(_) => {} // Redis expires keys itself (SET … PX).
         }
     }
 }
