@@ -33,6 +33,7 @@ pub mod conditional;
 pub mod deadline;
 pub mod etag;
 pub mod header;
+pub mod idempotency;
 pub mod methods;
 pub mod negotiate;
 pub mod panic;
