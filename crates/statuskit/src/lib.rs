@@ -30,6 +30,8 @@ pub mod auth;
 pub mod body;
 pub mod challenge;
 pub mod conditional;
+#[cfg(feature = "docs")]
+pub mod docs;
 pub mod etag;
 pub mod header;
 pub mod methods;
