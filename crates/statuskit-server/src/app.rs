@@ -16,7 +16,7 @@ use crate::auth::login_limit::LoginLimiter;
 use crate::auth::token_endpoint;
 use crate::config::ServeConfig;
 use crate::store::Store;
-use crate::{customers, docs, retired};
+use crate::{customers, docs, openapi, retired};
 
 /// Shared state of the handlers.
 #[derive(Debug)]
@@ -42,6 +42,9 @@ impl<S> App<S> {
         App { store, config: Arc::new(config), login }
     }
 }
+
+/// Where clients get tokens (RFC 6749).
+pub const TOKEN_PATH: &str = "/oauth/token";
 
 /// The media type the token endpoints accept.
 const FORM: &[&str] = &[mime::FORM];
@@ -76,14 +79,15 @@ pub fn router<S: Store>(app: App<S>) -> Router {
         routes = routes.route(path, MethodRouter::from(resource));
     }
     let routes = routes
-        .route("/oauth/token", Resource::new().post(token_endpoint::token::<S>).accept_post(FORM).into())
+        .route(TOKEN_PATH, Resource::new().post(token_endpoint::token::<S>).accept_post(FORM).into())
         .route("/oauth/revoke", Resource::new().post(token_endpoint::revoke::<S>).accept_post(FORM).into())
         .route("/v1/clients", Resource::new().get(retired::renamed).into())
         .route("/v1/clients/{*rest}", Resource::new().get(retired::renamed).into())
         .route("/v0", any(retired::gone))
         .route("/v0/{*rest}", any(retired::gone))
         .route("/health", Resource::new().get(health::<S>).into())
-        .route("/docs/errors", Resource::new().get(docs::errors_page).into());
+        .route(statuskit::status::DOCS_PATH, Resource::new().get(docs::errors_page).into())
+        .route(openapi::PATH, Resource::new().get(openapi::handler).into());
     #[cfg(feature = "test-routes")]
     let routes = routes.route("/test/panic", Resource::new().get(test_panic).into());
     routes.fallback(not_found).layer(Extension(limit)).layer(ContractLayer::new().report_url(report)).with_state(app)

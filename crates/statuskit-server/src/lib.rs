@@ -8,6 +8,8 @@ pub mod config;
 pub mod customers;
 pub mod docs;
 pub mod error;
+pub mod openapi;
+pub mod probe_cli;
 pub mod retired;
 pub mod serve;
 pub mod store;
