@@ -458,7 +458,8 @@ impl<'a> Run<'a> {
             return Ok(fail(&del, "204 with content"));
         }
         let got = self.client.send(Req::new(Method::GET, &path)).await?;
-        Ok(judged(got.status == status::NOT_FOUND.code.as_u16(), &got, || {
+        // Reported against the DELETE: its 204 is the status this check is about.
+        Ok(judged(got.status == status::NOT_FOUND.code.as_u16(), &del, || {
             format!("GET after DELETE answered {}", got.status)
         }))
     }

@@ -185,7 +185,9 @@ nav a{font:600 .85rem/1 ui-monospace,SFMono-Regular,Menlo,monospace;text-decorat
 .c2{background:#1f7a3f}.c3{background:#2457a6}.c4{background:#b4551b}.c5{background:#a8242f}
 pre{background:var(--soft);border:1px solid var(--line);border-radius:.5rem;padding:1rem;overflow:auto;font-size:.85rem}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em;background:var(--soft);padding:.05rem .3rem;border-radius:.25rem}
-table{border-collapse:collapse;width:100%;font-size:.95rem}
+table{border-collapse:collapse;width:100%;font-size:.95rem;table-layout:fixed}
+th:nth-child(1){width:5.5rem}th:nth-child(2){width:17rem}th:nth-child(3){width:11rem}th:nth-child(5){width:15rem}
+td.name code{font-size:.8em}
 th,td{text-align:left;vertical-align:top;padding:.6rem .7rem;border-bottom:1px solid var(--line)}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
 td.code a{display:inline-block;min-width:3.2rem;text-align:center;font:700 .95rem/1 ui-monospace,SFMono-Regular,Menlo,monospace;color:#fff;text-decoration:none;padding:.35rem .4rem;border-radius:.35rem}
