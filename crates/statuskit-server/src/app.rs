@@ -1,22 +1,37 @@
 //! The router: every route of the reference service, wrapped in the contract's layers.
+//!
+//! Per route, in the contract's order (§5): the router answers 404/405/410/301 first; then
+//! maintenance and shedding (503), the deadline (504 for all that follows), authentication (401),
+//! the rate limit (429, keyed by client), and in the handler the scope (403), negotiation (406),
+//! the body (411/415/413/400/422), preconditions (412/304) and the rest.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{any, MethodRouter};
 use axum::{Extension, Router};
 use statuskit::body::{BodyLimit, BODY_TYPES, PATCH_TYPES};
+use statuskit::deadline::DeadlineLayer;
 use statuskit::header::mime;
 use statuskit::methods::{not_found, Resource};
 use statuskit::negotiate::Format;
+use statuskit::rate_limit::{Key, Limiter, OnBackendError, Policy, RateLimitLayer};
 use statuskit::respond::Representation;
-use statuskit::ContractLayer;
+use statuskit::unavailable::{LoadShedLayer, Maintenance, MaintenanceLayer, Shedder};
+use statuskit::{ContractLayer, Problem};
 
 use crate::auth::login_limit::LoginLimiter;
-use crate::auth::token_endpoint;
-use crate::config::ServeConfig;
+use crate::auth::{authenticate, token_endpoint, Caller};
+use crate::config::{RedisUnavailable, ServeConfig, Switch};
+use crate::faults::{self, Faults};
 use crate::store::Store;
-use crate::{customers, docs, openapi, retired};
+use crate::{admin, customers, docs, openapi, retired};
+
+/// What `Retry-After` a shed request is told, in seconds.
+const SHED_RETRY_AFTER: u64 = 1;
 
 /// Shared state of the handlers.
 #[derive(Debug)]
@@ -25,21 +40,57 @@ pub struct App<S> {
     pub store: S,
     /// The settings it was started with.
     pub config: Arc<ServeConfig>,
-    /// Password attempts per username and IP.
-    pub login: Arc<LoginLimiter>,
+    /// Where rate-limit state lives; `None` with `--rate-limits off`.
+    pub limiter: Option<Arc<Limiter>>,
+    /// Password attempts per username and IP; `None` with `--rate-limits off`.
+    pub login: Option<Arc<LoginLimiter>>,
+    /// The maintenance switch.
+    pub maintenance: Maintenance,
+    /// Requests in flight against `--max-in-flight`.
+    pub shedder: Shedder,
+    /// Injected faults; `None` unless started with `--fault-injection`.
+    pub faults: Option<Arc<Faults>>,
 }
 
 impl<S: Clone> Clone for App<S> {
     fn clone(&self) -> Self {
-        App { store: self.store.clone(), config: self.config.clone(), login: self.login.clone() }
+        App {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            limiter: self.limiter.clone(),
+            login: self.login.clone(),
+            maintenance: self.maintenance.clone(),
+            shedder: self.shedder.clone(),
+            faults: self.faults.clone(),
+        }
     }
 }
 
 impl<S> App<S> {
-    /// State for `store` with `config`.
-    pub fn new(store: S, config: ServeConfig) -> Self {
-        let login = Arc::new(LoginLimiter::new(config.login_attempts_per_minute));
-        App { store, config: Arc::new(config), login }
+    /// State for `store` with `config`: rate limits in memory, or in Redis with `--redis-url`.
+    pub fn new(store: S, config: ServeConfig) -> Result<Self, statuskit::rate_limit::BackendError> {
+        let limiter = match (config.rate_limits, &config.redis_url) {
+            (Switch::Off, _) => None,
+            (Switch::On, None) => Some(Arc::new(Limiter::memory())),
+            (Switch::On, Some(url)) => {
+                let timeout = Duration::from_millis(config.redis_timeout_ms.max(1));
+                let redis = statuskit::rate_limit::redis::RedisLimiter::new(url, &config.redis_key_prefix, timeout)?;
+                Some(Arc::new(Limiter::Redis(Box::new(redis))))
+            }
+        };
+        let login =
+            limiter.as_ref().map(|l| Arc::new(LoginLimiter::new(l.clone(), config.login_attempts_per_minute.get())));
+        let faults = config.fault_injection.then(|| Arc::new(Faults::default()));
+        let shedder = Shedder::new(config.max_in_flight, SHED_RETRY_AFTER);
+        Ok(App {
+            store,
+            config: Arc::new(config),
+            limiter,
+            login,
+            maintenance: Maintenance::default(),
+            shedder,
+            faults,
+        })
     }
 }
 
@@ -70,17 +121,67 @@ pub fn v1_resources<S: Store>() -> Vec<(&'static str, Resource<App<S>>)> {
     ]
 }
 
+/// Whom a request counts against: its client (after authentication), else its address.
+fn rate_key(req: &Request) -> Key {
+    if let Some(caller) = req.extensions().get::<Caller>() {
+        return caller.rate_key();
+    }
+    match req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(addr)) => Key::Ip(addr.ip()),
+        None => Key::Name("unknown".into()),
+    }
+}
+
+/// The service-state layers every API route wears: maintenance and shedding (503), then the
+/// deadline (504), then injected faults (only with `--fault-injection`).
+fn guarded<S: Store>(app: &App<S>, routes: MethodRouter<App<S>>) -> MethodRouter<App<S>> {
+    let routes = match &app.faults {
+        Some(f) => routes.route_layer(from_fn_with_state(f.clone(), faults::inject)),
+        None => routes,
+    };
+    routes
+        .route_layer(DeadlineLayer::new(Duration::from_millis(app.config.deadline_ms.max(1))))
+        .route_layer(LoadShedLayer::new(app.shedder.clone()))
+        .route_layer(MaintenanceLayer::new(app.maintenance.clone()))
+}
+
+/// A `/v1` resource: authentication (401) and the rate limit (429) inside the service-state
+/// layers.
+fn v1_route<S: Store>(app: &App<S>, resource: Resource<App<S>>) -> Resource<App<S>> {
+    resource.map_routes(|routes| {
+        let routes = match &app.limiter {
+            Some(limiter) => {
+                let window = Duration::from_secs(app.config.rate_limit_window_seconds.max(1));
+                let reads = Policy::new("reads", app.config.rate_limit_reads, window);
+                let writes = Policy::new("writes", app.config.rate_limit_writes, window);
+                let on_error = match app.config.redis_unavailable {
+                    RedisUnavailable::Allow => OnBackendError::Allow,
+                    RedisUnavailable::Deny => OnBackendError::Deny,
+                };
+                routes.route_layer(
+                    RateLimitLayer::new(limiter.clone(), reads, writes, rate_key).on_backend_error(on_error),
+                )
+            }
+            None => routes,
+        };
+        guarded(app, routes.route_layer(from_fn_with_state(app.clone(), authenticate::<S>)))
+    })
+}
+
 /// The whole service.
 pub fn router<S: Store>(app: App<S>) -> Router {
     let limit = BodyLimit(app.config.max_body_bytes);
     let report = app.config.report_url.clone();
     let mut routes = Router::new();
     for (path, resource) in v1_resources::<S>() {
-        routes = routes.route(path, MethodRouter::from(resource));
+        routes = routes.route(path, v1_route(&app, resource).into());
     }
-    let routes = routes
-        .route(TOKEN_PATH, Resource::new().post(token_endpoint::token::<S>).accept_post(FORM).into())
-        .route("/oauth/revoke", Resource::new().post(token_endpoint::revoke::<S>).accept_post(FORM).into())
+    let token = Resource::new().post(token_endpoint::token::<S>).accept_post(FORM);
+    let revoke = Resource::new().post(token_endpoint::revoke::<S>).accept_post(FORM);
+    let mut routes = routes
+        .route(TOKEN_PATH, token.map_routes(|r| guarded(&app, r)).into())
+        .route("/oauth/revoke", revoke.map_routes(|r| guarded(&app, r)).into())
+        .route("/admin/maintenance", Resource::new().get(admin::show::<S>).put(admin::set::<S>).into())
         .route("/v1/clients", Resource::new().get(retired::renamed).into())
         .route("/v1/clients/{*rest}", Resource::new().get(retired::renamed).into())
         .route("/v0", any(retired::gone))
@@ -88,15 +189,45 @@ pub fn router<S: Store>(app: App<S>) -> Router {
         .route("/health", Resource::new().get(health::<S>).into())
         .route(statuskit::status::DOCS_PATH, Resource::new().get(docs::errors_page).into())
         .route(openapi::PATH, Resource::new().get(openapi::handler).into());
+    if app.faults.is_some() {
+        routes = routes.route(
+            "/admin/faults",
+            Resource::new().get(faults::show::<S>).put(faults::set::<S>).delete(faults::clear::<S>).into(),
+        );
+    }
     #[cfg(feature = "test-routes")]
     let routes = routes.route("/test/panic", Resource::new().get(test_panic).into());
     routes.fallback(not_found).layer(Extension(limit)).layer(ContractLayer::new().report_url(report)).with_state(app)
 }
 
-/// `GET /health`: 200 while the database answers.
-async fn health<S: Store>(State(app): State<App<S>>, format: Format) -> Result<Representation, statuskit::Problem> {
-    app.store.ping().await?;
-    Representation::new(format, "health", &serde_json::json!({"status": "ok"}))
+/// `GET /health`: 200 while the service can serve; 503 saying why when it cannot (maintenance,
+/// shedding load, or the database not answering).
+async fn health<S: Store>(State(app): State<App<S>>, format: Format) -> Result<Representation, Problem> {
+    if let Some(problem) = app.maintenance.problem() {
+        return Err(problem);
+    }
+    if app.shedder.in_flight() >= app.shedder.max() {
+        return Err(Problem::service_unavailable(
+            statuskit::retry_after::RetryAfter::seconds(SHED_RETRY_AFTER),
+            format!(
+                "shedding load: {} requests in flight, the limit is {}",
+                app.shedder.in_flight(),
+                app.shedder.max()
+            ),
+        ));
+    }
+    if let Err(e) = app.store.ping().await {
+        tracing::error!(error = %e, "health: database does not answer");
+        return Err(Problem::service_unavailable(
+            statuskit::retry_after::RetryAfter::seconds(5),
+            "the database does not answer",
+        ));
+    }
+    Representation::new(
+        format,
+        "health",
+        &serde_json::json!({"status": "ok", "in_flight": app.shedder.in_flight(), "max_in_flight": app.shedder.max()}),
+    )
 }
 
 /// A route that panics, compiled only into test builds, to show the 500.

@@ -4,7 +4,25 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+/// What to do when Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RedisUnavailable {
+    /// Let requests through, unlimited (and log it).
+    Allow,
+    /// Answer 503 with Retry-After.
+    Deny,
+}
 
 /// statuskit: an HTTP API that always answers with the right status, headers and error body.
 #[derive(Debug, Parser)]
@@ -149,6 +167,40 @@ pub struct ServeConfig {
     /// Password attempts allowed per minute, per username and per client IP.
     #[arg(long, env = "STATUSKIT_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = NonZeroU32::new(10).expect("10 > 0"))]
     pub login_attempts_per_minute: NonZeroU32,
+    /// `off` turns every rate limit off, sign-in limits included (for benchmarks).
+    #[arg(long, env = "STATUSKIT_RATE_LIMITS", value_enum, default_value_t = Switch::On)]
+    pub rate_limits: Switch,
+    /// Reads (GET, HEAD) allowed per window (a minute), per client (per address before sign-in).
+    #[arg(long, env = "STATUSKIT_RATE_LIMIT_READS", default_value_t = 600)]
+    pub rate_limit_reads: u32,
+    /// Writes (POST, PUT, PATCH, DELETE) allowed per window (a minute), per client.
+    #[arg(long, env = "STATUSKIT_RATE_LIMIT_WRITES", default_value_t = 120)]
+    pub rate_limit_writes: u32,
+    /// The window of the read and write quotas, in seconds (the quotas above are per minute
+    /// when it is 60; tests shorten it).
+    #[arg(long, env = "STATUSKIT_RATE_LIMIT_WINDOW_SECONDS", default_value_t = 60)]
+    pub rate_limit_window_seconds: u64,
+    /// Share rate limits between instances through this Redis (e.g. redis://127.0.0.1:6379).
+    #[arg(long, env = "STATUSKIT_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// When Redis cannot be reached: `allow` requests unlimited, or `deny` them with 503.
+    #[arg(long, env = "STATUSKIT_REDIS_UNAVAILABLE", value_enum, default_value_t = RedisUnavailable::Allow)]
+    pub redis_unavailable: RedisUnavailable,
+    /// Prefix of every Redis key this service writes.
+    #[arg(long, env = "STATUSKIT_REDIS_KEY_PREFIX", default_value = "statuskit:rl:")]
+    pub redis_key_prefix: String,
+    /// How long a Redis decision may take before the choice above applies, in milliseconds.
+    #[arg(long, env = "STATUSKIT_REDIS_TIMEOUT_MS", default_value_t = 100)]
+    pub redis_timeout_ms: u64,
+    /// Requests in flight before new ones are shed with 503.
+    #[arg(long, env = "STATUSKIT_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// Each request's deadline in milliseconds; past it the answer is 504.
+    #[arg(long, env = "STATUSKIT_DEADLINE_MS", default_value_t = 5000)]
+    pub deadline_ms: u64,
+    /// Enables `/admin/faults` (injected delays and panics), for failure tests. Never in production.
+    #[arg(long, env = "STATUSKIT_FAULT_INJECTION")]
+    pub fault_injection: bool,
     /// First admin user (created at start if missing).
     #[arg(long, env = "STATUSKIT_ADMIN_USER")]
     pub admin_user: Option<String>,
@@ -174,6 +226,17 @@ impl ServeConfig {
             access_token_ttl: 3600,
             refresh_token_ttl: 30 * 24 * 3600,
             login_attempts_per_minute: NonZeroU32::new(10).expect("10 > 0"),
+            rate_limits: Switch::On,
+            rate_limit_reads: 600,
+            rate_limit_writes: 120,
+            rate_limit_window_seconds: 60,
+            redis_url: None,
+            redis_key_prefix: "statuskit:rl:".into(),
+            redis_unavailable: RedisUnavailable::Allow,
+            redis_timeout_ms: 100,
+            max_in_flight: 256,
+            deadline_ms: 5000,
+            fault_injection: false,
             admin_user: None,
             admin_password: None,
             client_id: None,

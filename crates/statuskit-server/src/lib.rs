@@ -1,6 +1,7 @@
 //! The statuskit reference service: a small but real API built only on the `statuskit` library,
 //! where every row of the status contract can be seen with curl.
 
+pub mod admin;
 pub mod admin_cli;
 pub mod app;
 pub mod auth;
@@ -8,6 +9,7 @@ pub mod config;
 pub mod customers;
 pub mod docs;
 pub mod error;
+pub mod faults;
 pub mod openapi;
 pub mod probe_cli;
 pub mod retired;

@@ -211,6 +211,27 @@ fn components() -> utoipa::openapi::Components {
                 }
             })),
         )
+        .schema(
+            "Maintenance",
+            schema(json!({
+                "type": "object",
+                "required": ["enabled"],
+                "properties": {"enabled": {"type": "boolean"}, "retry_after_seconds": {"type": "integer"}},
+                "xml": {"name": "maintenance"}
+            })),
+        )
+        .schema(
+            "MaintenanceInput",
+            schema(json!({
+                "type": "object",
+                "required": ["enabled"],
+                "additionalProperties": false,
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "retry_after_seconds": {"type": "integer", "minimum": 1, "maximum": crate::admin::MAX_RETRY_AFTER}
+                }
+            })),
+        )
         .security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()))
         .security_scheme(
             "oauth2",
@@ -300,8 +321,21 @@ impl Op {
             answers: BTreeMap::new(),
         };
         op.add(Answer::problem(&status::INTERNAL_SERVER_ERROR));
-        op.add(Answer::problem(&status::SERVICE_UNAVAILABLE).header(header::RETRY_AFTER, seconds(), true));
         op
+    }
+
+    /// Behind the service-state layers (`app::guarded`): 503 for maintenance or shedding (with
+    /// `Retry-After`), 504 past the deadline.
+    fn guarded(mut self) -> Self {
+        self.add(Answer::problem(&status::SERVICE_UNAVAILABLE).header(header::RETRY_AFTER, seconds(), true));
+        self.problems(&[&status::GATEWAY_TIMEOUT])
+    }
+
+    /// A `/v1` route (`app::v1_route`): the rate limit (429 with `Retry-After`), inside the
+    /// service-state layers.
+    fn v1(mut self) -> Self {
+        self.add(Answer::problem(&status::TOO_MANY_REQUESTS).header(header::RETRY_AFTER, seconds(), true));
+        self.guarded()
     }
 
     fn add(&mut self, a: Answer) {
@@ -323,7 +357,7 @@ impl Op {
     }
 
     /// A bearer token with `scope`: 400 for a malformed `Authorization`, 401 without a valid
-    /// token, 403 without the scope (both with the RFC 6750 challenge), 429 once rate-limited.
+    /// token, 403 without the scope (both with the RFC 6750 challenge).
     fn bearer(mut self, scope: Scope) -> Self {
         self.security.push(SecurityRequirement::new("bearer", Vec::<String>::new()));
         self.security.push(SecurityRequirement::new("oauth2", [scope.as_str()]));
@@ -331,7 +365,6 @@ impl Op {
         self.add(Answer::problem(&status::BAD_REQUEST).header(header::WWW_AUTHENTICATE, challenge.clone(), false));
         self.add(Answer::problem(&status::UNAUTHORIZED).header(header::WWW_AUTHENTICATE, challenge.clone(), true));
         self.add(Answer::problem(&status::FORBIDDEN).header(header::WWW_AUTHENTICATE, challenge, true));
-        self.add(Answer::problem(&status::TOO_MANY_REQUESTS).header(header::RETRY_AFTER, seconds(), true));
         self
     }
 
@@ -436,10 +469,12 @@ fn v1_operation(method: &Method, path: &str) -> Option<Op> {
     let op = match (method.as_str(), path) {
         ("GET", "/v1/customers") => Op::new(Method::GET, "listCustomers", "A page of the caller's customers")
             .bearer(Scope::CustomersRead)
+            .v1()
             .negotiated()
             .answer(customer_content(Answer::new(&status::OK), "CustomerPage").header(header::VARY, text(), false)),
         ("POST", "/v1/customers") => Op::new(Method::POST, "createCustomer", "Create a customer")
             .bearer(Scope::CustomersWrite)
+            .v1()
             .negotiated()
             .body("CustomerInput", BODY_TYPES, header::ACCEPT_POST)
             .problems(&[&status::CONFLICT])
@@ -450,6 +485,7 @@ fn v1_operation(method: &Method, path: &str) -> Option<Op> {
             )),
         ("GET", "/v1/customers/{id}") => Op::new(Method::GET, "getCustomer", "Read a customer")
             .bearer(Scope::CustomersRead)
+            .v1()
             .negotiated()
             .item()
             .conditional()
@@ -461,6 +497,7 @@ fn v1_operation(method: &Method, path: &str) -> Option<Op> {
             .answer(Answer::new(&status::NOT_MODIFIED).header(header::ETAG, etag(), true)),
         ("PUT", "/v1/customers/{id}") => Op::new(Method::PUT, "replaceCustomer", "Replace (or create) a customer")
             .bearer(Scope::CustomersWrite)
+            .v1()
             .negotiated()
             .item()
             .conditional()
@@ -476,6 +513,7 @@ fn v1_operation(method: &Method, path: &str) -> Option<Op> {
         ("PATCH", "/v1/customers/{id}") => {
             Op::new(Method::PATCH, "patchCustomer", "Merge-patch a customer")
                 .bearer(Scope::CustomersWrite)
+                .v1()
                 .negotiated()
                 .item()
                 .conditional()
@@ -490,6 +528,7 @@ fn v1_operation(method: &Method, path: &str) -> Option<Op> {
         }
         ("DELETE", "/v1/customers/{id}") => Op::new(Method::DELETE, "deleteCustomer", "Delete a customer")
             .bearer(Scope::CustomersWrite)
+            .v1()
             .item()
             .conditional()
             .problems(&[&status::CONFLICT])
@@ -574,6 +613,7 @@ fn other_paths() -> Vec<(&'static str, Vec<(Op, bool)>)> {
     let mut token = Op::new(Method::POST, "token", "Get tokens (RFC 6749)");
     token.body = Some(token_form(true));
     let token = oauth_errors(token)
+        .guarded()
         .answer(
             Answer::new(&status::OK)
                 .body(
@@ -588,7 +628,8 @@ fn other_paths() -> Vec<(&'static str, Vec<(Op, bool)>)> {
         .answer(Answer::problem(&status::TOO_MANY_REQUESTS).header(header::RETRY_AFTER, seconds(), true));
     let mut revoke = Op::new(Method::POST, "revoke", "Revoke a token (RFC 7009)");
     revoke.body = Some(token_form(false));
-    let revoke = oauth_errors(revoke).answer(Answer::new(&status::OK).header(header::CACHE_CONTROL, text(), true));
+    let revoke =
+        oauth_errors(revoke).guarded().answer(Answer::new(&status::OK).header(header::CACHE_CONTROL, text(), true));
 
     let moved =
         |id: &str| {
@@ -607,20 +648,33 @@ fn other_paths() -> Vec<(&'static str, Vec<(Op, bool)>)> {
             )
             .body(mime::XML, schema(json!({"type": "object"}))),
     );
-    let page = |id: &str, media: &'static str| {
-        Op::new(Method::GET, id, "A page")
-            .answer(Answer::new(&status::OK).body(media, schema(json!({"type": "string"}))))
-    };
-    let openapi = Op::new(Method::GET, "openapi", "This document")
-        .answer(Answer::new(&status::OK).body(mime::JSON, schema(json!({"type": "object"}))));
     let with_head_and_options = |get: Op, id: &str| {
         let head = Op { method: Method::HEAD, id: format!("{}Head", get.id), ..clone_op(&get) };
         let mut ops = vec![(get, false), (head, true)];
         ops.push((options(id), false));
         ops
     };
+    let maintenance_state = || customer_content(Answer::new(&status::OK), "Maintenance");
+    let show_maintenance = Op::new(Method::GET, "getMaintenance", "Is maintenance mode on?")
+        .bearer(Scope::Admin)
+        .negotiated()
+        .answer(maintenance_state());
+    let set_maintenance = Op::new(Method::PUT, "setMaintenance", "Turn maintenance mode on or off")
+        .bearer(Scope::Admin)
+        .negotiated()
+        .body("MaintenanceInput", BODY_TYPES, header::ACCEPT)
+        .answer(maintenance_state());
+    let mut maintenance = with_head_and_options(show_maintenance, "maintenance");
+    maintenance.push((set_maintenance, false));
+    let page = |id: &str, media: &'static str| {
+        Op::new(Method::GET, id, "A page")
+            .answer(Answer::new(&status::OK).body(media, schema(json!({"type": "string"}))))
+    };
+    let openapi = Op::new(Method::GET, "openapi", "This document")
+        .answer(Answer::new(&status::OK).body(mime::JSON, schema(json!({"type": "object"}))));
     vec![
         (crate::app::TOKEN_PATH, vec![(token, false), (options("token"), false)]),
+        ("/admin/maintenance", maintenance),
         ("/oauth/revoke", vec![(revoke, false), (options("revoke"), false)]),
         ("/v1/clients", with_head_and_options(moved("renamedCustomers"), "renamedCustomers")),
         ("/v1/clients/{rest}", with_head_and_options(moved_item, "renamedCustomer")),

@@ -26,15 +26,16 @@ pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> 
     .await?;
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    let app = App::new(store, config);
-    let login = app.login.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            login.evict_idle();
-        }
-    });
+    let app = App::new(store, config)?;
+    if let Some(limiter) = app.limiter.clone() {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limiter.evict_idle();
+            }
+        });
+    }
     // The first line on stdout is the address, so scripts and tests can find a port-0 service.
     println!("listening on http://{addr}");
     if let Some((user, password)) = &generated.user {

@@ -25,6 +25,10 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const ACCEPT_POST: HeaderName = HeaderName::from_static("accept-post");
 /// `Accept-Patch` (RFC 5789 §3.1): the media types a PATCH accepts; sent with 415 and OPTIONS.
 pub const ACCEPT_PATCH: HeaderName = HeaderName::from_static("accept-patch");
+/// `RateLimit` (draft-ietf-httpapi-ratelimit-headers): what is left of each policy.
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+/// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): the quotas that apply.
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 /// `Prefer` (RFC 7240): `return=minimal` asks for 204 instead of the new state.
 pub const PREFER: HeaderName = HeaderName::from_static("prefer");
 /// `Preference-Applied` (RFC 7240): which `Prefer` tokens were honoured.

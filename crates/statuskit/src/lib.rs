@@ -30,6 +30,7 @@ pub mod auth;
 pub mod body;
 pub mod challenge;
 pub mod conditional;
+pub mod deadline;
 #[cfg(feature = "docs")]
 pub mod docs;
 pub mod etag;
@@ -40,11 +41,13 @@ pub mod panic;
 pub mod path;
 pub mod problem;
 pub mod query;
+pub mod rate_limit;
 pub mod render;
 pub mod request_id;
 pub mod respond;
 pub mod retry_after;
 pub mod status;
+pub mod unavailable;
 pub mod validate;
 
 use std::sync::Arc;

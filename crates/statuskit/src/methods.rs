@@ -126,6 +126,14 @@ where
 
     method!(get => GET, post => POST, put => PUT, patch => PATCH, delete => DELETE);
 
+    /// Wraps the handlers added so far (not OPTIONS, not the 405 fallback) — e.g. with
+    /// `MethodRouter::route_layer` — so middleware runs only for methods the path serves, after
+    /// the 405 check, as the contract orders it.
+    pub fn map_routes(mut self, f: impl FnOnce(MethodRouter<S>) -> MethodRouter<S>) -> Self {
+        self.router = f(self.router);
+        self
+    }
+
     /// Declares the media types POST accepts (sent as `Accept-Post` on OPTIONS).
     pub fn accept_post(mut self, types: &'static [&'static str]) -> Self {
         self.accept_post = Some(types);

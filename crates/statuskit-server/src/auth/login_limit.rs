@@ -1,47 +1,46 @@
-//! Brute force: password attempts are limited per username and per client IP (GCRA, governor),
-//! so guessing answers 429 with `Retry-After` long before it can succeed.
+//! Brute force: password attempts are limited per username and per client IP (GCRA, through the
+//! service's rate limiter, so Redis shares them between instances), so guessing answers 429 with
+//! `Retry-After` long before it can succeed.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use statuskit::rate_limit::{Key, Limiter, Policy};
 
-/// Two keyed limiters over password attempts.
+/// Two policies over password attempts.
 #[derive(Debug)]
 pub struct LoginLimiter {
-    by_user: DefaultKeyedRateLimiter<String>,
-    by_ip: DefaultKeyedRateLimiter<IpAddr>,
-    clock: DefaultClock,
+    limiter: Arc<Limiter>,
+    per_user: Policy,
+    per_ip: Policy,
 }
 
 impl LoginLimiter {
     /// `per_minute` attempts per username and per IP, all of them usable at once.
-    pub fn new(per_minute: NonZeroU32) -> Self {
-        let quota = Quota::per_minute(per_minute);
+    pub fn new(limiter: Arc<Limiter>, per_minute: u32) -> Self {
         LoginLimiter {
-            by_user: RateLimiter::keyed(quota),
-            by_ip: RateLimiter::keyed(quota),
-            clock: DefaultClock::default(),
+            limiter,
+            per_user: Policy::per_minute("login-user", per_minute),
+            per_ip: Policy::per_minute("login-ip", per_minute),
         }
     }
 
-    /// Counts one attempt; `Err(wait)` if either key is spent.
-    pub fn attempt(&self, username: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
-        let now = self.clock.now();
+    /// Counts one attempt; `Err(wait)` if either key is spent. A store that cannot answer lets
+    /// the attempt through (and logs it): sign-in stays possible while Redis is down.
+    pub async fn attempt(&self, username: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let mut checks = vec![(&self.per_user, Key::Name(username.to_lowercase()))];
         if let Some(ip) = ip {
-            self.by_ip.check_key(&ip).map_err(|n| n.wait_time_from(now))?;
+            checks.push((&self.per_ip, Key::Ip(ip)));
         }
-        self.by_user.check_key(&username.to_lowercase()).map_err(|n| n.wait_time_from(now))
-    }
-
-    /// Forgets idle keys; call periodically (governor never evicts by itself).
-    pub fn evict_idle(&self) {
-        self.by_user.retain_recent();
-        self.by_user.shrink_to_fit();
-        self.by_ip.retain_recent();
-        self.by_ip.shrink_to_fit();
+        for (policy, key) in checks {
+            match self.limiter.check(policy, &key).await {
+                Ok(d) if !d.allowed => return Err(d.reset),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sign-in limit unavailable; attempt allowed"),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -49,16 +48,16 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn spends_per_user_and_per_ip() {
-        let l = LoginLimiter::new(NonZeroU32::new(3).unwrap());
+    #[tokio::test]
+    async fn spends_per_user_and_per_ip() {
+        let l = LoginLimiter::new(Arc::new(Limiter::memory()), 3);
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(l.attempt("ada", Some(ip)).is_ok());
+            assert!(l.attempt("ada", Some(ip)).await.is_ok());
         }
-        let wait = l.attempt("ADA", None).unwrap_err();
+        let wait = l.attempt("ADA", None).await.unwrap_err();
         assert!(wait > Duration::from_secs(10) && wait <= Duration::from_secs(20), "{wait:?}");
-        assert!(l.attempt("bob", Some(ip)).is_err(), "the IP is spent too");
-        assert!(l.attempt("bob", Some("10.0.0.1".parse().unwrap())).is_ok());
+        assert!(l.attempt("bob", Some(ip)).await.is_err(), "the IP is spent too");
+        assert!(l.attempt("bob", Some("10.0.0.1".parse().unwrap())).await.is_ok());
     }
 }

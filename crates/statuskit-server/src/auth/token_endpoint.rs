@@ -182,7 +182,11 @@ async fn issue<S: Store>(app: &App<S>, req: Request) -> Result<Issued, Refusal> 
         "password" => {
             let username = required(&form, "username")?;
             let password = required(&form, "password")?;
-            if let Err(wait) = app.login.attempt(username, ip) {
+            let limited = match &app.login {
+                Some(login) => login.attempt(username, ip).await,
+                None => Ok(()),
+            };
+            if let Err(wait) = limited {
                 return Err(Problem::too_many_requests(
                     RetryAfter::from_duration(wait),
                     "too many sign-in attempts for this user or address; wait before trying again",

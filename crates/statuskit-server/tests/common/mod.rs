@@ -62,8 +62,13 @@ pub fn cli(db: &std::path::Path, args: &[&str]) -> String {
 }
 
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    spawn_app_on(None, extra).await
+}
+
+/// Starts a service on `db` (another instance's database, to run several on one), or on a new one.
+pub async fn spawn_app_on(db: Option<&std::path::Path>, extra: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("test.db");
+    let db = db.map_or_else(|| dir.path().join("test.db"), std::path::Path::to_path_buf);
     let log = dir.path().join("stderr.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_statuskit"))
         .args(["serve", "--addr", "127.0.0.1:0", "--database"])

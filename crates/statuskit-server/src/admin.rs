@@ -1,0 +1,75 @@
+//! `/admin/maintenance` (admin scope): turns maintenance mode on and off. `/health` and `/admin`
+//! stay reachable while it is on; everything else answers 503 with `Retry-After`.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use statuskit::body::Valid;
+use statuskit::negotiate::Format;
+use statuskit::respond::Representation;
+use statuskit::validate::{FieldErrors, Validate};
+use statuskit::Problem;
+
+use crate::app::App;
+use crate::auth::{AdminScope, Auth};
+use crate::store::Store;
+
+/// Longest `Retry-After` maintenance may announce: a day.
+pub const MAX_RETRY_AFTER: u64 = 86_400;
+
+/// The body of `PUT /admin/maintenance`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceInput {
+    /// On or off.
+    pub enabled: bool,
+    /// What clients are told to wait, in seconds.
+    #[serde(default = "default_retry_after")]
+    pub retry_after_seconds: u64,
+}
+
+fn default_retry_after() -> u64 {
+    120
+}
+
+impl Validate for MaintenanceInput {
+    fn validate(&self, errors: &mut FieldErrors) {
+        if self.retry_after_seconds == 0 || self.retry_after_seconds > MAX_RETRY_AFTER {
+            errors.add("retry_after_seconds", format!("must be between 1 and {MAX_RETRY_AFTER}"));
+        }
+    }
+}
+
+fn state<S>(app: &App<S>, format: Format) -> Result<Response, Problem> {
+    let body = match app.maintenance.active() {
+        Some(secs) => serde_json::json!({"enabled": true, "retry_after_seconds": secs}),
+        None => serde_json::json!({"enabled": false}),
+    };
+    Ok(Representation::new(format, "maintenance", &body)?.into_response())
+}
+
+/// `GET /admin/maintenance`.
+pub async fn show<S: Store>(
+    _: Auth<AdminScope>,
+    State(app): State<App<S>>,
+    format: Format,
+) -> Result<Response, Problem> {
+    state(&app, format)
+}
+
+/// `PUT /admin/maintenance`.
+pub async fn set<S: Store>(
+    _: Auth<AdminScope>,
+    State(app): State<App<S>>,
+    format: Format,
+    Valid(input): Valid<MaintenanceInput>,
+) -> Result<Response, Problem> {
+    if input.enabled {
+        app.maintenance.enable(input.retry_after_seconds);
+        tracing::warn!(retry_after = input.retry_after_seconds, "maintenance mode on");
+    } else {
+        app.maintenance.disable();
+        tracing::warn!("maintenance mode off");
+    }
+    state(&app, format)
+}
