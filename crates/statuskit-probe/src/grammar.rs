@@ -166,6 +166,9 @@ pub fn www_authenticate(value: &str) -> Result<Vec<Challenge>, String> {
                     c.i += 1;
                     c.ows();
                     let v = if c.peek() == Some(b'"') { c.quoted()? } else { c.token().to_owned() };
+                    if v.is_empty() && c.s[c.i - 1] != b'"' {
+                        return Err(format!("`{value}`: auth-param `{name}` has no value"));
+                    }
                     if ch.params.iter().any(|(n, _)| *n == name) {
                         return Err(format!("`{value}`: auth-param `{name}` appears twice"));
                     }
@@ -216,8 +219,11 @@ mod tests {
         assert_eq!(two[1].param("scope"), Some("x"));
         assert_eq!(www_authenticate("Bearer").unwrap()[0].params, vec![]);
         assert_eq!(www_authenticate("Negotiate abc+/==").unwrap()[0].param(""), Some("abc+/=="));
+        // A bare word after the scheme is a token68, which the grammar allows.
+        assert_eq!(www_authenticate("Bearer realm").unwrap()[0].param(""), Some("realm"));
+        assert_eq!(www_authenticate(r#"Bearer realm="""#).unwrap()[0].param("realm"), Some(""));
         for bad in
-            ["", "realm=\"x\"", "Bearer realm=\"x", "Bearer realm", "Bearer realm=\"a\", realm=\"b\"", "Bearer =x"]
+            ["", "realm=\"x\"", "Bearer realm=\"x", "Bearer a=b=c", "Bearer realm=\"a\", realm=\"b\"", "Bearer =x"]
         {
             assert!(www_authenticate(bad).is_err(), "{bad}");
         }

@@ -250,12 +250,7 @@ mod tests {
         assert!(xml.contains(r#"tests="3" failures="1" skipped="1""#), "{xml}");
         assert!(xml.contains("answered 200 &lt;&amp;&gt;"), "{xml}");
         let mut reader = quick_xml::Reader::from_str(&xml);
-        loop {
-            match reader.read_event().expect("well-formed") {
-                Event::Eof => break,
-                _ => {}
-            }
-        }
+        while reader.read_event().expect("well-formed") != Event::Eof {}
         let json: serde_json::Value = serde_json::from_str(&r.render(Format::Json)).unwrap();
         assert_eq!(json["failed"], 1);
         assert_eq!(json["findings"][1]["outcome"]["outcome"], "fail");

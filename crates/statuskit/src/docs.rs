@@ -227,10 +227,10 @@ pub fn html() -> String {
     }
     let mut sections = String::new();
     for (class, heading) in SECTIONS {
-        let _ = write!(
+        let _ = writeln!(
             sections,
             "<section><h2>{heading}</h2><table><thead><tr><th>Code</th><th>Name</th><th>Status</th>\
-<th>When you get it</th><th>It carries</th></tr></thead><tbody>\n"
+<th>When you get it</th><th>It carries</th></tr></thead><tbody>"
         );
         for s in section(class) {
             let protocol = if s.protocol_level { "<span class=\"tag\">protocol-level</span>" } else { "" };
