@@ -202,7 +202,8 @@ fn components() -> utoipa::openapi::Components {
             schema(json!({
                 "type": "object",
                 "description": "RFC 7396 merge patch of a customer.",
-                "additionalProperties": false,
+                // `null` removes a member; removing one that is not there changes nothing.
+                "additionalProperties": {"type": "null"},
                 "properties": {
                     "name": {"type": "string", "maxLength": crate::customers::model::MAX_LEN, "pattern": name_pattern()},
                     "email": {"type": "string", "format": "email", "maxLength": crate::customers::model::MAX_LEN},
