@@ -2,6 +2,7 @@
 //! section or a contract row, with its MUST/SHOULD).
 
 use serde::Serialize;
+use statuskit::status;
 
 /// How binding the rule behind a check is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,61 +71,61 @@ checks! {
     OptionsAllow = "options", None, Should, "RFC 9110 §9.3.7",
         "OPTIONS on each path",
         "a 2xx answer with Allow listing the path's methods";
-    MethodNotAllowed = "405", Some(405), Must, "RFC 9110 §15.5.6",
+    MethodNotAllowed = "405", Some(status::METHOD_NOT_ALLOWED.code.as_u16()), Must, "RFC 9110 §15.5.6",
         "a method the path does not list in Allow",
         "405 with Allow listing every method the path accepts";
-    NotFound = "404", Some(404), Must, "contract §1 row 404",
+    NotFound = "404", Some(status::NOT_FOUND.code.as_u16()), Must, "contract §1 row 404",
         "GET of a path that cannot exist",
         "404 with a problem body";
-    NotAcceptable = "406", Some(406), Should, "RFC 9110 §15.5.7, contract §1 row 406",
+    NotAcceptable = "406", Some(status::NOT_ACCEPTABLE.code.as_u16()), Should, "RFC 9110 §15.5.7, contract §1 row 406",
         "GET with Accept: image/png",
         "406 with a JSON problem body listing what is available";
     VaryAccept = "vary", None, Should, "RFC 9110 §12.5.5, contract §4",
         "GET of a representation chosen by Accept",
         "Vary listing Accept";
-    UnsupportedMediaType = "415", Some(415), Must, "RFC 9110 §15.5.16, contract §1 row 415",
+    UnsupportedMediaType = "415", Some(status::UNSUPPORTED_MEDIA_TYPE.code.as_u16()), Must, "RFC 9110 §15.5.16, contract §1 row 415",
         "POST with Content-Type: text/plain to a collection that takes JSON",
         "415 with Accept-Post listing the accepted types";
-    BadJson = "400", Some(400), Must, "contract §1 row 400",
+    BadJson = "400", Some(status::BAD_REQUEST.code.as_u16()), Must, "contract §1 row 400",
         "POST of a JSON body that does not parse",
         "400 with a problem body";
-    Validation = "422", Some(422), Must, "contract §1 row 422, RFC 9457 §3",
+    Validation = "422", Some(status::UNPROCESSABLE_ENTITY.code.as_u16()), Must, "contract §1 row 422, RFC 9457 §3",
         "POST of well-formed JSON missing every required field",
         "422 with a problem body whose `errors` names the fields";
-    Created = "201", Some(201), Should, "RFC 9110 §9.3.3, §15.3.2",
+    Created = "201", Some(status::CREATED.code.as_u16()), Should, "RFC 9110 §9.3.3, §15.3.2",
         "POST of a valid body to a collection",
         "201 with Location; GET of Location answers 200";
-    DeleteThenGone = "204-404", Some(204), Must, "RFC 9110 §9.3.5, contract §1 rows 204 and 404",
+    DeleteThenGone = "204-404", Some(status::NO_CONTENT.code.as_u16()), Must, "RFC 9110 §9.3.5, contract §1 rows 204 and 404",
         "DELETE of the created resource, then GET of it",
         "204 with no content, then 404";
-    NotModifiedStrong = "304-strong", Some(304), Must, "RFC 9110 §13.1.2",
+    NotModifiedStrong = "304-strong", Some(status::NOT_MODIFIED.code.as_u16()), Must, "RFC 9110 §13.1.2",
         "GET with If-None-Match: the current ETag",
         "304 with the ETag and no content";
-    NotModifiedWeak = "304-weak", Some(304), Must, "RFC 9110 §13.1.2 (weak comparison)",
+    NotModifiedWeak = "304-weak", Some(status::NOT_MODIFIED.code.as_u16()), Must, "RFC 9110 §13.1.2 (weak comparison)",
         "GET with If-None-Match: W/ + the current ETag",
         "304 with the ETag and no content";
-    NotModifiedStar = "304-star", Some(304), Must, "RFC 9110 §13.1.2",
+    NotModifiedStar = "304-star", Some(status::NOT_MODIFIED.code.as_u16()), Must, "RFC 9110 §13.1.2",
         "GET with If-None-Match: *",
         "304 with no content";
-    StaleIfMatch = "412-stale", Some(412), Must, "RFC 9110 §13.1.1",
+    StaleIfMatch = "412-stale", Some(status::PRECONDITION_FAILED.code.as_u16()), Must, "RFC 9110 §13.1.1",
         "PATCH (or PUT) with If-Match: a stale ETag",
         "412, and the resource unchanged (same ETag afterwards)";
-    WeakIfMatch = "412-weak", Some(412), Must, "RFC 9110 §13.1.1 (strong comparison)",
+    WeakIfMatch = "412-weak", Some(status::PRECONDITION_FAILED.code.as_u16()), Must, "RFC 9110 §13.1.1 (strong comparison)",
         "PATCH (or PUT) with If-Match: W/ + the current ETag",
         "412: a weak tag never matches If-Match";
-    Unauthorized = "401", Some(401), Must, "RFC 9110 §15.5.2, §11.6.1",
+    Unauthorized = "401", Some(status::UNAUTHORIZED.code.as_u16()), Must, "RFC 9110 §15.5.2, §11.6.1",
         "a request without credentials to a protected resource",
         "401 with a WWW-Authenticate challenge that parses";
-    ChallengeRealm = "401-realm", Some(401), Should, "RFC 6750 §3, contract §1 row 401",
+    ChallengeRealm = "401-realm", Some(status::UNAUTHORIZED.code.as_u16()), Should, "RFC 6750 §3, contract §1 row 401",
         "a request without credentials to a protected resource",
         "a Bearer challenge with a realm and no error attribute";
-    InvalidToken = "401-invalid-token", Some(401), Should, "RFC 6750 §3.1",
+    InvalidToken = "401-invalid-token", Some(status::UNAUTHORIZED.code.as_u16()), Should, "RFC 6750 §3.1",
         "a request with an unknown bearer token",
         "401 with error=\"invalid_token\" in the challenge";
-    TooManyRequests = "429", Some(429), Must, "RFC 6585 §4, contract §1 row 429",
+    TooManyRequests = "429", Some(status::TOO_MANY_REQUESTS.code.as_u16()), Must, "RFC 6585 §4, contract §1 row 429",
         "the same request repeatedly until the API answers 429",
         "429 with a Retry-After that parses; after waiting that long, the request succeeds";
-    LengthRequired = "411", Some(411), Must, "contract §1 row 411, RFC 9110 §15.5.12",
+    LengthRequired = "411", Some(status::LENGTH_REQUIRED.code.as_u16()), Must, "contract §1 row 411, RFC 9110 §15.5.12",
         "POST with a body but neither Content-Length nor Transfer-Encoding (raw socket)",
         "411 with a problem body";
     ProblemBodies = "problem", None, Must, "RFC 9457 §3.1, contract §3.1",

@@ -113,7 +113,7 @@ async fn load_openapi(client: &client::Client, location: &str) -> Result<serde_j
             .send(client::Req::new(http::Method::GET, location).anonymous())
             .await
             .map_err(|e| Error(format!("reading the OpenAPI document: {e}")))?;
-        if !(200..300).contains(&ex.status) {
+        if !run::is_success(ex.status) {
             return Err(Error(format!("GET {location} answered {}", ex.status)));
         }
         ex.body

@@ -41,6 +41,16 @@ fn judged(ok: bool, ex: &Exchange, why: impl FnOnce() -> String) -> Verdict {
     }
 }
 
+/// A 2xx status.
+pub(crate) fn is_success(code: u16) -> bool {
+    http::StatusCode::from_u16(code).is_ok_and(|c| c.is_success())
+}
+
+/// A 4xx or 5xx status.
+fn is_error(code: u16) -> bool {
+    http::StatusCode::from_u16(code).is_ok_and(|c| c.is_client_error() || c.is_server_error())
+}
+
 fn essence(ex: &Exchange) -> String {
     ex.header(&header::CONTENT_TYPE)
         .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
@@ -108,7 +118,7 @@ impl<'a> Run<'a> {
         };
         let ex = self.client.send(Req::new(Method::POST, &c.path).body(mime::JSON, self.sample_body(c))).await?;
         if ex.status != status::CREATED.code.as_u16() {
-            if (200..300).contains(&ex.status) {
+            if is_success(ex.status) {
                 return Ok(Err(skip(format!(
                     "POST {} answered {}, not 201: it creates nothing to follow",
                     c.path, ex.status
@@ -152,7 +162,7 @@ impl<'a> Run<'a> {
             let mut live = Vec::new();
             for p in &self.targets.reads {
                 let ex = self.client.send(Req::new(Method::GET, p)).await?;
-                if (200..300).contains(&ex.status) {
+                if is_success(ex.status) {
                     live.push(p.clone());
                 } else if ex.status == status::UNAUTHORIZED.code.as_u16() && self.protected.is_none() {
                     self.protected = Some(Some(p.clone()));
@@ -286,7 +296,7 @@ impl<'a> Run<'a> {
         for p in &paths {
             let ex = self.client.send(Req::new(Method::OPTIONS, p)).await?;
             match ex.header(&header::ALLOW).map(grammar::allow) {
-                _ if !(200..300).contains(&ex.status) => wrong.push(format!("OPTIONS {p} answered {}", ex.status)),
+                _ if !is_success(ex.status) => wrong.push(format!("OPTIONS {p} answered {}", ex.status)),
                 None => wrong.push(format!("OPTIONS {p}: no Allow")),
                 Some(Err(e)) => wrong.push(e),
                 Some(Ok(allowed)) => {
@@ -324,7 +334,7 @@ impl<'a> Run<'a> {
     async fn allow_of(&self, path: &str) -> Result<Option<Vec<String>>, TransportError> {
         let ex = self.client.send(Req::new(Method::OPTIONS, path)).await?;
         if let Some(Ok(a)) = ex.header(&header::ALLOW).map(grammar::allow) {
-            if (200..300).contains(&ex.status) {
+            if is_success(ex.status) {
                 return Ok(Some(a));
             }
         }
@@ -634,7 +644,7 @@ impl<'a> Run<'a> {
             .client
             .exchanges()
             .into_iter()
-            .filter(|e| e.status >= 400 && !e.request.starts_with("HEAD "))
+            .filter(|e| is_error(e.status) && !e.request.starts_with("HEAD "))
             .collect();
         if errors.is_empty() {
             return skip("no 4xx or 5xx answer was received");

@@ -116,6 +116,7 @@ fn cursor_pattern() -> String {
 }
 
 fn components() -> utoipa::openapi::Components {
+    let error_codes: Vec<u16> = status::CATALOG.iter().filter(|s| s.is_error()).map(|s| s.code.as_u16()).collect();
     let scopes: Scopes = Scope::ALL.iter().map(|s| (s.as_str(), s.as_str())).collect();
     ComponentsBuilder::new()
         .schema(
@@ -127,7 +128,7 @@ fn components() -> utoipa::openapi::Components {
                 "properties": {
                     "type": {"type": "string"},
                     "title": {"type": "string"},
-                    "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                    "status": {"type": "integer", "enum": error_codes},
                     "detail": {"type": "string"},
                     "message": {"type": "string"},
                     "request_id": {"type": "string"},
