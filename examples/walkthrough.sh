@@ -5,7 +5,9 @@
 #
 # Usage: examples/walkthrough.sh [BASE_URL]   (default http://127.0.0.1:8080)
 # Credentials: STATUSKIT_CLIENT_ID / _SECRET and STATUSKIT_ADMIN_USER / _PASSWORD, as the service
-# was started with (or as it printed on its first start).
+# was started with (or as it printed on its first start). Start the service with
+# `--fault-injection --operation-step-delay-ms 500` to see 504, 500 and a running operation.
+# It expects a fresh service: it spends sign-in attempts and uploads the first avatar.
 set -uo pipefail
 B=${1:-http://127.0.0.1:8080}
 CLIENT=${STATUSKIT_CLIENT_ID:?set STATUSKIT_CLIENT_ID}
@@ -102,6 +104,51 @@ step 204 -X OPTIONS "$B$ID_PATH"
 echo; echo "## 204 DELETE, then 404"
 step 204 -X DELETE -H "$A" "$B/v1/customers/$PUT_ID"
 step 404 -X DELETE -H "$A" "$B/v1/customers/$PUT_ID"
+
+echo; echo "## 207 batch, Idempotency-Key (replay, 422 for another body)"
+step 207 -H "$A" -H 'content-type: application/json' -d '{"items":[{"name":"Batch One","email":"b1-'"$run"'@example.com"},{"name":"","email":"nope"}]}' "$B/v1/customers/batch"
+step 201 -H "$A" -H 'content-type: application/json' -H "idempotency-key: \"order-$run\"" -d '{"name":"Once","email":"once-'"$run"'@example.com"}' "$B/v1/customers"
+FIRST=$(header location)
+step 201 -H "$A" -H 'content-type: application/json' -H "idempotency-key: \"order-$run\"" -d '{"name":"Once","email":"once-'"$run"'@example.com"}' "$B/v1/customers"
+[ "$(header location)" = "$FIRST" ] || { echo "!! the retry created another customer"; failures=$((failures + 1)); }
+step 422 -H "$A" -H 'content-type: application/json' -H "idempotency-key: \"order-$run\"" -d '{"name":"Other","email":"other-'"$run"'@example.com"}' "$B/v1/customers"
+
+echo; echo "## 202, 409, 303: an avatar upload runs in the background"
+png=$(mktemp); printf '%s' 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' | base64 -d > "$png"
+step 404 -H "$A" "$B/v1/me/avatar"
+step 202 -X PUT -H "$A" -H 'content-type: image/png' --data-binary "@$png" "$B/v1/me/avatar"
+MONITOR=$(header location)
+step 200 -H "$A" "$B$MONITOR"
+step 409 -X PUT -H "$A" -H 'content-type: image/png' --data-binary "@$png" "$B/v1/me/avatar"
+step 415 -X PUT -H "$A" -H 'content-type: image/gif' --data-binary "@$png" "$B/v1/me/avatar"
+for _ in $(seq 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$A" "$B$MONITOR")" = 303 ] && break; sleep 0.1
+done
+step 303 -H "$A" "$B$MONITOR"
+step 200 -I -H "$A" "$B/v1/me/avatar/64"
+rm -f "$png"
+
+echo; echo "## 429: ten wrong passwords a minute for one user, then Retry-After"
+for _ in $(seq 10); do curl -s -o /dev/null -u "$CLIENT:$SECRET" -d grant_type=password -d username="nobody-$run" -d password=guess "$B/oauth/token"; done
+step 429 -u "$CLIENT:$SECRET" -d grant_type=password -d username="nobody-$run" -d password=guess "$B/oauth/token"
+
+echo; echo "## 503: maintenance (admin scope); /health says why"
+step 200 -X PUT -H "$A" -H 'content-type: application/json' -d '{"enabled":true,"retry_after_seconds":120}' "$B/admin/maintenance"
+step 503 -H "$A" "$B/v1/customers"
+step 503 "$B/health"
+step 200 -X PUT -H "$A" -H 'content-type: application/json' -d '{"enabled":false}' "$B/admin/maintenance"
+step 200 -H "$A" "$B/v1/customers?limit=1"
+
+if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$A" "$B/admin/faults")" = 200 ]; then
+  echo; echo "## 504 and 500: injected faults (--fault-injection)"
+  step 200 -X PUT -H "$A" -H 'content-type: application/json' -d '{"path_prefix":"/v1/customers","delay_ms":30000}' "$B/admin/faults"
+  step 504 -H "$A" "$B/v1/customers"
+  step 200 -X PUT -H "$A" -H 'content-type: application/json' -d '{"path_prefix":"/v1/customers","panic":true}' "$B/admin/faults"
+  step 500 -H "$A" "$B/v1/customers"
+  step 204 -X DELETE -H "$A" "$B/admin/faults"
+else
+  echo; echo "(504 and 500 need a service started with --fault-injection: skipped)"
+fi
 
 echo; echo "## 301 renamed, 410 retired, 200 health and docs"
 step 301 "$B/v1/clients/1"

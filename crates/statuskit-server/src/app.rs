@@ -16,19 +16,21 @@ use axum::{Extension, Router};
 use statuskit::body::{BodyLimit, BODY_TYPES, PATCH_TYPES};
 use statuskit::deadline::DeadlineLayer;
 use statuskit::header::mime;
+use statuskit::idempotency::IdempotencyLayer;
 use statuskit::methods::{not_found, Resource};
 use statuskit::negotiate::Format;
 use statuskit::rate_limit::{Key, Limiter, OnBackendError, Policy, RateLimitLayer};
 use statuskit::respond::Representation;
 use statuskit::unavailable::{LoadShedLayer, Maintenance, MaintenanceLayer, Shedder};
 use statuskit::{ContractLayer, Problem};
+use tokio::sync::Notify;
 
 use crate::auth::login_limit::LoginLimiter;
 use crate::auth::{authenticate, token_endpoint, Caller};
 use crate::config::{RedisUnavailable, ServeConfig, Switch};
 use crate::faults::{self, Faults};
 use crate::store::Store;
-use crate::{admin, customers, docs, openapi, retired};
+use crate::{admin, avatars, customers, docs, openapi, operations, retired};
 
 /// What `Retry-After` a shed request is told, in seconds.
 const SHED_RETRY_AFTER: u64 = 1;
@@ -50,6 +52,8 @@ pub struct App<S> {
     pub shedder: Shedder,
     /// Injected faults; `None` unless started with `--fault-injection`.
     pub faults: Option<Arc<Faults>>,
+    /// Wakes the background worker when work is queued.
+    pub work: Arc<Notify>,
 }
 
 impl<S: Clone> Clone for App<S> {
@@ -62,6 +66,7 @@ impl<S: Clone> Clone for App<S> {
             maintenance: self.maintenance.clone(),
             shedder: self.shedder.clone(),
             faults: self.faults.clone(),
+            work: self.work.clone(),
         }
     }
 }
@@ -90,6 +95,7 @@ impl<S> App<S> {
             maintenance: Maintenance::default(),
             shedder,
             faults,
+            work: Arc::new(Notify::new()),
         })
     }
 }
@@ -109,6 +115,7 @@ pub fn v1_resources<S: Store>() -> Vec<(&'static str, Resource<App<S>>)> {
             "/v1/customers",
             Resource::new().get(customers::list::<S>).post(customers::create::<S>).accept_post(BODY_TYPES),
         ),
+        ("/v1/customers/batch", Resource::new().post(customers::batch::create_many::<S>).accept_post(BODY_TYPES)),
         (
             "/v1/customers/{id}",
             Resource::new()
@@ -118,7 +125,15 @@ pub fn v1_resources<S: Store>() -> Vec<(&'static str, Resource<App<S>>)> {
                 .delete(customers::remove::<S>)
                 .accept_patch(PATCH_TYPES),
         ),
+        ("/v1/me/avatar", Resource::new().get(avatars::original::<S>).put(avatars::upload::<S>)),
+        ("/v1/me/avatar/{size}", Resource::new().get(avatars::thumbnail::<S>)),
+        ("/v1/operations/{id}", Resource::new().get(operations::show::<S>)),
     ]
+}
+
+/// Whose `Idempotency-Key`s these are: the authenticated caller's.
+fn idempotency_owner(req: &Request) -> Option<String> {
+    req.extensions().get::<Caller>().map(|c| format!("{}:{}", c.account_id, c.rate_key()))
 }
 
 /// Whom a request counts against: its client (after authentication), else its address.
@@ -132,13 +147,18 @@ fn rate_key(req: &Request) -> Key {
     }
 }
 
-/// The service-state layers every API route wears: maintenance and shedding (503), then the
-/// deadline (504), then injected faults (only with `--fault-injection`).
-fn guarded<S: Store>(app: &App<S>, routes: MethodRouter<App<S>>) -> MethodRouter<App<S>> {
-    let routes = match &app.faults {
+/// Injected faults (only with `--fault-injection`), right around the handler: they stand for a
+/// slow or broken backend.
+fn with_faults<S: Store>(app: &App<S>, routes: MethodRouter<App<S>>) -> MethodRouter<App<S>> {
+    match &app.faults {
         Some(f) => routes.route_layer(from_fn_with_state(f.clone(), faults::inject)),
         None => routes,
-    };
+    }
+}
+
+/// The service-state layers every API route wears: maintenance and shedding (503), then the
+/// deadline (504).
+fn guarded<S: Store>(app: &App<S>, routes: MethodRouter<App<S>>) -> MethodRouter<App<S>> {
     routes
         .route_layer(DeadlineLayer::new(Duration::from_millis(app.config.deadline_ms.max(1))))
         .route_layer(LoadShedLayer::new(app.shedder.clone()))
@@ -149,6 +169,12 @@ fn guarded<S: Store>(app: &App<S>, routes: MethodRouter<App<S>>) -> MethodRouter
 /// layers.
 fn v1_route<S: Store>(app: &App<S>, resource: Resource<App<S>>) -> Resource<App<S>> {
     resource.map_routes(|routes| {
+        let routes = with_faults(app, routes).route_layer(IdempotencyLayer::new(
+            app.store.clone(),
+            Duration::from_secs(app.config.idempotency_ttl_seconds.max(1)),
+            app.config.max_body_bytes,
+            idempotency_owner,
+        ));
         let routes = match &app.limiter {
             Some(limiter) => {
                 let window = Duration::from_secs(app.config.rate_limit_window_seconds.max(1));
@@ -179,8 +205,8 @@ pub fn router<S: Store>(app: App<S>) -> Router {
     let token = Resource::new().post(token_endpoint::token::<S>).accept_post(FORM);
     let revoke = Resource::new().post(token_endpoint::revoke::<S>).accept_post(FORM);
     let mut routes = routes
-        .route(TOKEN_PATH, token.map_routes(|r| guarded(&app, r)).into())
-        .route("/oauth/revoke", revoke.map_routes(|r| guarded(&app, r)).into())
+        .route(TOKEN_PATH, token.map_routes(|r| guarded(&app, with_faults(&app, r))).into())
+        .route("/oauth/revoke", revoke.map_routes(|r| guarded(&app, with_faults(&app, r))).into())
         .route("/admin/maintenance", Resource::new().get(admin::show::<S>).put(admin::set::<S>).into())
         .route("/v1/clients", Resource::new().get(retired::renamed).into())
         .route("/v1/clients/{*rest}", Resource::new().get(retired::renamed).into())

@@ -201,6 +201,16 @@ pub struct ServeConfig {
     /// Enables `/admin/faults` (injected delays and panics), for failure tests. Never in production.
     #[arg(long, env = "STATUSKIT_FAULT_INJECTION")]
     pub fault_injection: bool,
+    /// Largest avatar upload, in bytes (larger answers 413).
+    #[arg(long, env = "STATUSKIT_MAX_AVATAR_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub max_avatar_bytes: usize,
+    /// A pause between the steps of background operations, in milliseconds (0 in production; a
+    /// demo or a test sets it to watch an operation's progress move).
+    #[arg(long, env = "STATUSKIT_OPERATION_STEP_DELAY_MS", default_value_t = 0)]
+    pub operation_step_delay_ms: u64,
+    /// How long an `Idempotency-Key` is remembered, in seconds.
+    #[arg(long, env = "STATUSKIT_IDEMPOTENCY_TTL_SECONDS", default_value_t = 24 * 3600)]
+    pub idempotency_ttl_seconds: u64,
     /// First admin user (created at start if missing).
     #[arg(long, env = "STATUSKIT_ADMIN_USER")]
     pub admin_user: Option<String>,
@@ -237,6 +247,9 @@ impl ServeConfig {
             max_in_flight: 256,
             deadline_ms: 5000,
             fault_injection: false,
+            max_avatar_bytes: 5 * 1024 * 1024,
+            operation_step_delay_ms: 0,
+            idempotency_ttl_seconds: 24 * 3600,
             admin_user: None,
             admin_password: None,
             client_id: None,

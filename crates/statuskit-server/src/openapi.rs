@@ -33,6 +33,7 @@ use utoipa::openapi::{
 
 use crate::app::v1_resources;
 use crate::auth::scope::Scope;
+use crate::avatars::UPLOAD_TYPES;
 use crate::customers::{MAX_ID, MAX_LIMIT};
 use crate::store::sqlite::SqliteStore;
 
@@ -98,12 +99,14 @@ fn component(name: &str) -> RefOr<Schema> {
 /// differs between regex dialects (Python's includes U+001C..U+001F, ECMAScript's U+FEFF).
 const WS: &str = r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
-/// A name is valid when, trimmed, it is not empty and not only digits and spaces
-/// (`customers::model::CustomerInput`): at least one letter-like character, anywhere.
+/// A name is valid when, trimmed (`customers::model::CustomerInput`), it has 1 to `MAX_LEN`
+/// characters and is not only digits and spaces. `maxLength` cannot say "after trimming", so the
+/// pattern says it all: leading space, a lookahead for one letter-like character, the trimmed core
+/// (non-space at both ends, at most `MAX_LEN` long), trailing space.
 fn name_pattern() -> String {
     let (w, n, l) = (format!("[{WS}]"), format!("[^{WS}]"), format!("[^0-9{WS}]"));
-    let any = r"[\s\S]*";
-    format!("^{w}*(?:{l}|{l}{any}{n}|{n}{any}{l}|{n}{any}{l}{any}{n}){w}*$")
+    let inner = crate::customers::model::MAX_LEN - 2;
+    format!(r"^{w}*(?=[\s\S]*{l}){n}(?:[\s\S]{{0,{inner}}}{n})?{w}*$")
 }
 
 /// A cursor is `after:<id>` in unpadded URL-safe base64, as the `next` links carry it: 1 to 18
@@ -190,7 +193,7 @@ fn components() -> utoipa::openapi::Components {
                 "required": ["name", "email"],
                 "additionalProperties": false,
                 "properties": {
-                    "name": {"type": "string", "maxLength": crate::customers::model::MAX_LEN, "pattern": name_pattern()},
+                    "name": {"type": "string", "pattern": name_pattern()},
                     "email": {"type": "string", "format": "email", "maxLength": crate::customers::model::MAX_LEN},
                     "id": {},
                     "_links": {}
@@ -206,11 +209,54 @@ fn components() -> utoipa::openapi::Components {
                 // `null` removes a member; removing one that is not there changes nothing.
                 "additionalProperties": {"type": "null"},
                 "properties": {
-                    "name": {"type": "string", "maxLength": crate::customers::model::MAX_LEN, "pattern": name_pattern()},
+                    "name": {"type": "string", "pattern": name_pattern()},
                     "email": {"type": "string", "format": "email", "maxLength": crate::customers::model::MAX_LEN},
                     "id": {},
                     "_links": {}
                 }
+            })),
+        )
+        .schema(
+            "Batch",
+            schema(json!({
+                "type": "object",
+                "required": ["items"],
+                "additionalProperties": false,
+                "description": "Each item is a customer (CustomerInput) and is validated on its own: an item that is \
+                    not a valid customer gets its own 422 in the 207, so the schema does not constrain items.",
+                "properties": {"items": {"type": "array", "minItems": 1, "maxItems": crate::customers::batch::MAX_ITEMS,
+                    "items": {}}}
+            })),
+        )
+        .schema(
+            "BatchOutcome",
+            schema(json!({
+                "type": "object",
+                "required": ["created", "failed", "items"],
+                "properties": {
+                    "created": {"type": "integer"},
+                    "failed": {"type": "integer"},
+                    "items": {"type": "array", "items": {"type": "object", "required": ["index", "status", "body"], "properties": {
+                        "index": {"type": "integer"}, "status": {"type": "integer"}, "location": {"type": "string"}, "body": {"type": "object"}
+                    }}}
+                },
+                "xml": {"name": "batch"}
+            })),
+        )
+        .schema(
+            "Operation",
+            schema(json!({
+                "type": "object",
+                "required": ["id", "kind", "status", "progress", "_links"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+                    "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "error": {"$ref": "#/components/schemas/Problem"},
+                    "_links": {"type": "object"}
+                },
+                "xml": {"name": "operation"}
             })),
         )
         .schema(
@@ -535,6 +581,78 @@ fn v1_operation(method: &Method, path: &str) -> Option<Op> {
             .conditional()
             .problems(&[&status::CONFLICT])
             .answer(Answer::new(&status::NO_CONTENT)),
+        ("POST", "/v1/customers/batch") => {
+            Op::new(Method::POST, "createCustomers", "Create up to 100 customers, each on its own")
+                .bearer(Scope::CustomersWrite)
+                .v1()
+                .negotiated()
+                .body("Batch", BODY_TYPES, header::ACCEPT_POST)
+                .problems(&[&status::CONFLICT])
+                .answer(
+                    customer_content(Answer::new(&status::MULTI_STATUS), "BatchOutcome")
+                        .describe("Every item with its own status: 201 and the customer, or its problem."),
+                )
+        }
+        ("GET", "/v1/me/avatar") | ("GET", "/v1/me/avatar/{size}") => {
+            let (id, summary) = if path.ends_with("{size}") {
+                ("getAvatarThumbnail", "A square thumbnail of the caller's avatar")
+            } else {
+                ("getAvatar", "The caller's avatar as uploaded")
+            };
+            let mut ok = Answer::new(&status::OK).header(header::ETAG, etag(), true);
+            for t in UPLOAD_TYPES {
+                ok = ok.body(t, schema(json!({"type": "string", "contentMediaType": t})));
+            }
+            Op::new(Method::GET, id, summary)
+                .bearer(Scope::CustomersRead)
+                .v1()
+                .negotiated()
+                .item()
+                .conditional()
+                .answer(ok)
+                .answer(Answer::new(&status::NOT_MODIFIED).header(header::ETAG, etag(), true))
+        }
+        ("PUT", "/v1/me/avatar") => {
+            let mut op =
+                Op::new(Method::PUT, "uploadAvatar", "Upload an avatar; thumbnails are made in the background")
+                    .bearer(Scope::CustomersWrite)
+                    .v1()
+                    .negotiated()
+                    .problems(&[&status::CONFLICT]);
+            let mut rb = RequestBodyBuilder::new().required(Some(Required::True));
+            for t in UPLOAD_TYPES {
+                rb = rb.content(*t, Content::new(Some(schema(json!({"type": "string", "contentMediaType": t})))));
+            }
+            op.body = Some(rb.build());
+            op.add(Answer::problem(&status::UNSUPPORTED_MEDIA_TYPE).header(header::ACCEPT, text(), true));
+            op.problems(&[
+                &status::BAD_REQUEST,
+                &status::LENGTH_REQUIRED,
+                &status::PAYLOAD_TOO_LARGE,
+                &status::UNPROCESSABLE_ENTITY,
+            ])
+            .answer(
+                customer_content(Answer::new(&status::ACCEPTED), "Operation")
+                    .describe("Queued: `Location` and the `status` link name the monitor.")
+                    .header(header::LOCATION, text(), true)
+                    .header(header::RETRY_AFTER, seconds(), false),
+            )
+        }
+        ("GET", "/v1/operations/{id}") => Op::new(Method::GET, "getOperation", "A background operation's monitor")
+            .bearer(Scope::CustomersRead)
+            .v1()
+            .negotiated()
+            .item()
+            .answer(
+                customer_content(Answer::new(&status::OK), "Operation")
+                    .describe("Still running (with `Retry-After`), or failed (with `error`).")
+                    .header(header::RETRY_AFTER, seconds(), false),
+            )
+            .answer(Answer::new(&status::SEE_OTHER).describe("Finished: `Location` is the result.").header(
+                header::LOCATION,
+                text(),
+                true,
+            )),
         _ => return None,
     };
     Some(if path == "/v1/customers" && method == Method::GET { op.query_params() } else { op })
@@ -724,7 +842,11 @@ fn path_parameters(path: &str) -> Option<Vec<utoipa::openapi::path::Parameter>> 
             .schema(Some(schema(s)))
             .build()
     };
-    if path.ends_with("{id}") {
+    if path.ends_with("{size}") {
+        Some(vec![param("size", json!({"type": "integer", "enum": crate::avatars::SIZES}))])
+    } else if path == "/v1/operations/{id}" {
+        Some(vec![param("id", json!({"type": "string"}))])
+    } else if path.ends_with("{id}") {
         Some(vec![param("id", json!({"type": "integer", "minimum": 1, "maximum": MAX_ID}))])
     } else if path.ends_with("{rest}") {
         Some(vec![param("rest", json!({"type": "string"}))])
@@ -754,14 +876,15 @@ pub fn document() -> Value {
     let mut paths = PathsBuilder::new();
     for (path, resource) in v1_resources::<SqliteStore>() {
         let mut item = PathItem::default();
-        let base = if path.ends_with("{id}") { "customer" } else { "customers" };
+        let base: String =
+            path.split(['/', '-']).filter(|p| !p.is_empty() && !p.starts_with('{')).collect::<Vec<_>>().join("_");
         for method in resource.allow().iter() {
             let (op, head) = match *method {
                 // OPTIONS describes a path, not a resource: it answers 204 for any id, which
                 // OpenAPI tools read as "this resource exists" (Schemathesis's use-after-free
                 // check does). It is documented on paths without parameters only.
                 Method::OPTIONS if path.contains('{') => continue,
-                Method::OPTIONS => (options(base), false),
+                Method::OPTIONS => (options(&base), false),
                 Method::HEAD => {
                     let get = v1_operation(&Method::GET, path).expect("HEAD comes with GET");
                     (Op { id: format!("{}Head", get.id), method: Method::HEAD, ..get }, true)

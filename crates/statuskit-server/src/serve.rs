@@ -10,6 +10,7 @@ use crate::app::{router, App};
 use crate::auth::bootstrap::{bootstrap, Bootstrap};
 use crate::config::ServeConfig;
 use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
 
 /// Runs the service until a shutdown signal.
 pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
@@ -26,7 +27,23 @@ pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> 
     .await?;
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
+    let swept = store.sweep_idempotency(true).await?;
+    if swept > 0 {
+        tracing::info!(swept, "forgot idempotency keys left in flight by the last run");
+    }
+    let step = Duration::from_millis(config.operation_step_delay_ms);
     let app = App::new(store, config)?;
+    crate::worker::spawn(app.store.clone(), app.work.clone(), step);
+    let sweeper = app.store.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            every.tick().await;
+            if let Err(e) = sweeper.sweep_idempotency(false).await {
+                tracing::warn!(error = %e, "could not sweep expired idempotency keys");
+            }
+        }
+    });
     if let Some(limiter) = app.limiter.clone() {
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));

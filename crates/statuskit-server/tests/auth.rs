@@ -20,12 +20,8 @@ fn v1_routes() -> Vec<(Method, &'static str)> {
             }
         }
     }
-    assert!(out.len() >= 7, "the route list shrank: {out:?}");
+    assert!(out.len() >= 12, "the route list shrank: {out:?}");
     out
-}
-
-fn is_item(path: &str) -> bool {
-    path.contains("{id}")
 }
 
 async fn new_customer(app: &TestApp, email: &str) -> i64 {
@@ -34,21 +30,75 @@ async fn new_customer(app: &TestApp, email: &str) -> i64 {
     r.json()["id"].as_i64().unwrap()
 }
 
-/// Sends `method` to `path` (with `{id}` filled in) with the body the method needs and the given
-/// Authorization header value (none if `None`).
-async fn call(app: &TestApp, method: &Method, template: &str, id: i64, auth: Option<&str>, n: usize) -> Reply {
-    let path = template.replace("{id}", &id.to_string());
-    let mut req = app.anon.request(method.clone(), app.url(&path));
+fn png(red: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(40, 40, image::Rgb([red, 30, 30]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+/// `other_account` for /v1/me reads: 404, or the caller's own image.
+const OWN: u16 = 0;
+
+/// The admin's resources the item routes point at.
+struct Fixture {
+    customer: i64,
+    operation: String,
+}
+
+/// What a route needs sent, and what it answers with the right token and for another account.
+/// A route missing here fails the test: add it when you add the route.
+struct Case {
+    path: String,
+    body: Option<(&'static str, Vec<u8>)>,
+    ok: u16,
+    other_account: u16,
+}
+
+fn case(method: &Method, template: &str, f: &Fixture, n: usize) -> Case {
+    let customer = || {
+        Some((
+            "application/json",
+            format!(r#"{{"name": "Matrix {n}", "email": "matrix{n}@example.com"}}"#).into_bytes(),
+        ))
+    };
+    let path = template.replace(
+        "{id}",
+        &if template.starts_with("/v1/operations") { f.operation.clone() } else { f.customer.to_string() },
+    );
+    let path = path.replace("{size}", "64");
+    let (body, ok, other) = match (method.as_str(), template) {
+        ("GET" | "HEAD", "/v1/customers") => (None, 200, 200),
+        ("POST", "/v1/customers") => (customer(), 201, 201),
+        ("POST", "/v1/customers/batch") => {
+            let batch = format!(r#"{{"items": [{{"name": "Batch {n}", "email": "batch{n}@example.com"}}]}}"#);
+            (Some(("application/json", batch.into_bytes())), 207, 207)
+        }
+        ("GET" | "HEAD", "/v1/customers/{id}") => (None, 200, 404),
+        ("PUT", "/v1/customers/{id}") => (customer(), 200, 404),
+        ("PATCH", "/v1/customers/{id}") => {
+            (Some(("application/merge-patch+json", br#"{"name": "Patched"}"#.to_vec())), 200, 404)
+        }
+        ("DELETE", "/v1/customers/{id}") => (None, 204, 404),
+        // /v1/me is the caller's own: the other account's user sees no avatar, or (once the
+        // PUT below has run for it) its own, never the admin's (checked by ETag).
+        ("GET" | "HEAD", "/v1/me/avatar" | "/v1/me/avatar/{size}") => (None, 200, OWN),
+        ("PUT", "/v1/me/avatar") => (Some(("image/png", png(100))), 202, 202),
+        ("GET" | "HEAD", "/v1/operations/{id}") => (None, 303, 404),
+        _ => panic!("{method} {template} is not in the auth matrix: add it to `case`"),
+    };
+    Case { path, body, ok, other_account: other }
+}
+
+/// Sends the route's request with the given Authorization header value (none if `None`).
+async fn call(app: &TestApp, method: &Method, c: &Case, auth: Option<&str>) -> Reply {
+    let mut req = app.anon.request(method.clone(), app.url(&c.path));
     if let Some(a) = auth {
         req = req.header("authorization", a);
     }
-    req = match *method {
-        Method::POST | Method::PUT => req
-            .header("content-type", "application/json")
-            .body(format!(r#"{{"name": "Matrix {n}", "email": "matrix{n}@example.com"}}"#)),
-        Method::PATCH => req.header("content-type", "application/merge-patch+json").body(r#"{"name": "Patched"}"#),
-        _ => req,
-    };
+    if let Some((content_type, body)) = &c.body {
+        req = req.header("content-type", *content_type).body(body.clone());
+    }
     app.send(req).await
 }
 
@@ -90,34 +140,51 @@ async fn every_v1_route_checks_its_credentials() {
     let other = app.password_token("bob", "bob-password", None).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // `expired` is now expired
 
+    // The admin has an avatar, made by an operation that finished.
+    let r = app.send(app.client.put(app.url("/v1/me/avatar")).header("content-type", "image/png").body(png(200))).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let monitor = r.header("location").to_owned();
+    for _ in 0..100 {
+        if app.get(&monitor).await.status == 303 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let operation = monitor.rsplit('/').next().unwrap().to_owned();
+
     let mut n = 0;
     for (method, template) in v1_routes() {
         let what = format!("{method} {template}");
-        let id = new_customer(&app, &format!("owner{n}@example.com")).await;
         n += 1;
+        let fixture = Fixture {
+            customer: new_customer(&app, &format!("owner{n}@example.com")).await,
+            operation: operation.clone(),
+        };
+        let c = case(&method, template, &fixture, n);
         let head = method == Method::HEAD;
 
-        let r = call(&app, &method, template, id, None, n).await;
+        let r = call(&app, &method, &c, None).await;
         assert_challenge(&r, 401, None, &format!("{what} without a token"));
         if !head {
             r.problem(401, "unauthorized");
         }
 
         for malformed in ["Bearer", "Bearer two words", "Bearer bad\"char"] {
-            let r = call(&app, &method, template, id, Some(malformed), n).await;
+            let r = call(&app, &method, &c, Some(malformed)).await;
             assert_challenge(&r, 400, Some("invalid_request"), &format!("{what} with {malformed:?}"));
         }
 
-        let r = call(&app, &method, template, id, Some("Bearer AAAAunknownTOKENAAAA"), n).await;
+        let r = call(&app, &method, &c, Some("Bearer AAAAunknownTOKENAAAA")).await;
         assert_challenge(&r, 401, Some("invalid_token"), &format!("{what} with an unknown token"));
 
-        let r = call(&short, &method, template, short_id, Some(&format!("Bearer {expired}")), n).await;
+        let short_case = case(&method, template, &Fixture { customer: short_id, operation: operation.clone() }, n);
+        let r = call(&short, &method, &short_case, Some(&format!("Bearer {expired}"))).await;
         assert_challenge(&r, 401, Some("invalid_token"), &format!("{what} with an expired token"));
         if !head {
             assert!(r.json()["detail"].as_str().unwrap().contains("expired"));
         }
 
-        let r = call(&app, &method, template, id, Some(&format!("Bearer {revoked}")), n).await;
+        let r = call(&app, &method, &c, Some(&format!("Bearer {revoked}"))).await;
         assert_challenge(&r, 401, Some("invalid_token"), &format!("{what} with a revoked token"));
         if !head {
             assert!(r.json()["detail"].as_str().unwrap().contains("revoked"));
@@ -125,32 +192,29 @@ async fn every_v1_route_checks_its_credentials() {
 
         let reads = matches!(method, Method::GET | Method::HEAD);
         let (wrong, needed) = if reads { (&write_only, "customers:read") } else { (&read_only, "customers:write") };
-        let r = call(&app, &method, template, id, Some(&format!("Bearer {wrong}")), n).await;
+        let r = call(&app, &method, &c, Some(&format!("Bearer {wrong}"))).await;
         assert_challenge(&r, 403, Some("insufficient_scope"), &format!("{what} with the wrong scope"));
         assert!(r.header("www-authenticate").contains(&format!("scope=\"{needed}\"")), "{what}");
         if !head {
             r.problem(403, "forbidden");
         }
 
-        let r = call(&app, &method, template, id, Some(&format!("Bearer {other}")), n).await;
-        if is_item(template) {
-            assert_eq!(r.status, 404, "{what} on another account's customer: {}", r.text());
-            assert!(r.headers.get("www-authenticate").is_none());
+        let r = call(&app, &method, &c, Some(&format!("Bearer {other}"))).await;
+        if c.other_account == OWN && r.status == 200 {
+            let admins = call(&app, &method, &c, Some(&format!("Bearer {}", app.token))).await;
+            assert_ne!(r.header("etag"), admins.header("etag"), "{what}: another user's image");
         } else {
-            assert!(r.status == 200 || r.status == 201, "{what} for another account: {}", r.status);
-            if method == Method::GET {
-                let items = r.json()["items"].as_array().unwrap().clone();
-                assert!(items.iter().all(|c| c["id"] != id), "another account's customer leaked");
-            }
+            let expected = if c.other_account == OWN { 404 } else { c.other_account };
+            assert_eq!(r.status, expected, "{what} for another account: {}", r.text());
+        }
+        assert!(r.headers.get("www-authenticate").is_none(), "{what}");
+        if method == Method::GET && template == "/v1/customers" {
+            let items = r.json()["items"].as_array().unwrap().clone();
+            assert!(items.iter().all(|i| i["id"] != fixture.customer), "another account's customer leaked");
         }
 
-        let r = call(&app, &method, template, id, Some(&format!("Bearer {}", app.token)), n).await;
-        let expected: u16 = match method {
-            Method::POST => 201,
-            Method::DELETE => 204,
-            _ => 200,
-        };
-        assert_eq!(r.status, expected, "{what} with the right token: {}", r.text());
+        let r = call(&app, &method, &c, Some(&format!("Bearer {}", app.token))).await;
+        assert_eq!(r.status, c.ok, "{what} with the right token: {}", r.text());
     }
 }
 

@@ -77,8 +77,9 @@ fn accepted_header(method: &Method) -> HeaderName {
     }
 }
 
-/// Steps 411 → 415 → 413 and the read itself. Returns the index of the accepted type and bytes.
-async fn read(req: Request, accepted: &[&str]) -> Result<(usize, Bytes), Problem> {
+/// Steps 411 → 415 → 413 and the read itself, for any body (e.g. an image): returns the index of
+/// the accepted media type the body has, and its bytes.
+pub async fn read_body(req: Request, accepted: &[&str]) -> Result<(usize, Bytes), Problem> {
     let headers = req.headers();
     // HTTP/2 and 3 frame bodies themselves; only HTTP/1.x needs a length or chunking.
     if req.version() <= Version::HTTP_11
@@ -230,7 +231,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let (index, bytes) = read(req, BODY_TYPES).await?;
+        let (index, bytes) = read_body(req, BODY_TYPES).await?;
         let format = if index == 0 { BodyFormat::Json } else { BodyFormat::Xml };
         decode(format, &bytes).map(Body)
     }
@@ -259,7 +260,7 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
     type Rejection = Problem;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let (_, bytes) = read(req, PATCH_TYPES).await?;
+        let (_, bytes) = read_body(req, PATCH_TYPES).await?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?;
         match value {

@@ -29,6 +29,8 @@ pub const ACCEPT_PATCH: HeaderName = HeaderName::from_static("accept-patch");
 pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): the quotas that apply.
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): makes a POST safe to retry.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// `Prefer` (RFC 7240): `return=minimal` asks for 204 instead of the new state.
 pub const PREFER: HeaderName = HeaderName::from_static("prefer");
 /// `Preference-Applied` (RFC 7240): which `Prefer` tokens were honoured.
@@ -50,6 +52,10 @@ pub mod mime {
     pub const HTML: &str = "text/html";
     /// HTML form bodies, as the OAuth token endpoint takes them.
     pub const FORM: &str = "application/x-www-form-urlencoded";
+    /// PNG images.
+    pub const PNG: &str = "image/png";
+    /// JPEG images.
+    pub const JPEG: &str = "image/jpeg";
     /// Plain text.
     pub const TEXT: &str = "text/plain";
     /// `Content-Type` value for JSON bodies.

@@ -35,6 +35,7 @@ pub mod deadline;
 pub mod docs;
 pub mod etag;
 pub mod header;
+pub mod idempotency;
 pub mod methods;
 pub mod negotiate;
 pub mod panic;

@@ -49,7 +49,7 @@ impl Location {
 /// A resource or collection rendered in the negotiated format, with `Vary: Accept`.
 #[derive(Debug, Clone)]
 pub struct Representation {
-    format: Format,
+    format: Option<Format>,
     body: Vec<u8>,
     headers: HeaderMap,
 }
@@ -73,13 +73,28 @@ impl Representation {
                 return Err(Problem::not_acceptable(&[crate::header::mime::JSON]));
             }
         };
-        Ok(Representation { format, body, headers: HeaderMap::new() })
+        Ok(Representation { format: Some(format), body, headers: HeaderMap::new() })
+    }
+
+    /// Bytes as they are (an image, say) with their media type; no `Vary: Accept` unless the
+    /// caller negotiated (add it with [`Representation::header`]).
+    pub fn raw(content_type: HeaderValue, body: Vec<u8>) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, content_type);
+        Representation { format: None, body, headers }
     }
 
     /// Adds `ETag` and `Last-Modified`.
     #[must_use]
     pub fn validators(mut self, v: &Validators) -> Self {
         v.write_headers(&mut self.headers);
+        self
+    }
+
+    /// Adds a header (e.g. `Retry-After` on a status monitor).
+    #[must_use]
+    pub fn header(mut self, name: http::HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
         self
     }
 
@@ -97,9 +112,11 @@ impl Representation {
 impl IntoResponse for Representation {
     fn into_response(self) -> Response {
         let mut headers = self.headers;
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.format.content_type()));
+        if let Some(format) = self.format {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+            headers.insert(VARY, HeaderValue::from_name(ACCEPT));
+        }
         headers.insert(CONTENT_LENGTH, HeaderValue::from(self.body.len()));
-        headers.insert(VARY, HeaderValue::from_name(ACCEPT));
         let mut res = Response::new(Body::from(self.body));
         *res.headers_mut() = headers;
         res
@@ -115,6 +132,28 @@ impl IntoResponse for Created {
         let mut res = self.1.into_response();
         *res.status_mut() = status::CREATED.code;
         res.headers_mut().insert(LOCATION, self.0 .0);
+        res
+    }
+}
+
+/// 202: the work goes on in the background; `Location` names its status monitor, the body
+/// describes it, and `Retry-After` says when to look.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The status monitor.
+    pub monitor: Location,
+    /// Its current state.
+    pub body: Representation,
+    /// When to poll it.
+    pub retry_after: crate::retry_after::RetryAfter,
+}
+
+impl IntoResponse for Accepted {
+    fn into_response(self) -> Response {
+        let mut res = self.body.into_response();
+        *res.status_mut() = status::ACCEPTED.code;
+        res.headers_mut().insert(LOCATION, self.monitor.0);
+        res.headers_mut().insert(crate::header::RETRY_AFTER, self.retry_after.to_header_value());
         res
     }
 }

@@ -1,16 +1,19 @@
 //! `/v1/customers`: list, create, read, replace, merge-patch and delete, with every status the
 //! contract gives these operations.
 
+pub mod batch;
 pub mod model;
 
 use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::{HeaderMap, Method};
 use serde::Deserialize;
 use statuskit::body::{Body, MergePatch};
 use statuskit::conditional::Preconditions;
+use statuskit::idempotency::IdempotencyKey;
 use statuskit::negotiate::Format;
 use statuskit::path::Path;
 use statuskit::query::Query;
@@ -106,10 +109,13 @@ pub async fn create<S: Store>(
     Auth(caller, ..): Auth<Write>,
     State(app): State<App<S>>,
     format: Format,
+    key: Option<Extension<IdempotencyKey>>,
     Body(input): Body<CustomerInput>,
 ) -> Result<Response, Problem> {
     let data = input.into_data()?;
-    let c = app.store.create(caller.account_id, &data).await?;
+    let key = key.map(|Extension(IdempotencyKey(k))| k);
+    let ttl = std::time::Duration::from_secs(app.config.idempotency_ttl_seconds);
+    let (c, _) = app.store.create(caller.account_id, &data, key.as_deref().map(|k| (k, ttl))).await?;
     let location = Location::new(&customer_path(c.id))?;
     Ok(Created(location, represent(&c, format)?.validators(&validators(&c, format))).into_response())
 }

@@ -151,9 +151,75 @@ pub trait AuthStore: Clone + Send + Sync + 'static {
     fn revoke_family(&self, family: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// A long-running operation.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Operation {
+    /// Its id (a ULID).
+    pub id: String,
+    /// The user it works for.
+    pub user_id: i64,
+    /// What it does (`avatar`).
+    pub kind: String,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub state: String,
+    /// 0–100.
+    pub progress: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Created, milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// Last change.
+    pub updated_ms: i64,
+}
+
+/// A stored image.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Avatar {
+    /// Media type.
+    pub content_type: String,
+    /// The image.
+    pub bytes: Vec<u8>,
+    /// Its strong entity tag (computed once, at write).
+    pub etag: String,
+    /// Written, milliseconds since the Unix epoch.
+    pub updated_ms: i64,
+}
+
+/// What background operations and avatars need from a database.
+pub trait OperationStore: Clone + Send + Sync + 'static {
+    /// Queues an avatar operation for `user`, unless one is queued or running (then `Err(that
+    /// one's id)` inside `Ok`).
+    fn queue_avatar(
+        &self,
+        user: i64,
+        content_type: &str,
+        input: &[u8],
+    ) -> impl Future<Output = StoreResult<Result<Operation, String>>> + Send;
+    /// One of the user's operations.
+    fn operation(&self, user: i64, id: &str) -> impl Future<Output = StoreResult<Option<Operation>>> + Send;
+    /// Claims the oldest queued operation for a worker (state → running), with its input.
+    fn claim(&self) -> impl Future<Output = StoreResult<Option<(Operation, String, Vec<u8>)>>> + Send;
+    /// Records progress.
+    fn progress(&self, id: &str, progress: i64) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Finishes an operation: its images stored and state `succeeded`, all at once.
+    fn succeed(
+        &self,
+        op: &Operation,
+        images: &[(i64, String, Vec<u8>, String)],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Fails an operation with a reason.
+    fn fail(&self, id: &str, error: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Queues again what was running when the service stopped; returns how many.
+    fn requeue_running(&self) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// One of a user's images (size 0 = the original).
+    fn avatar(&self, user: i64, size: i64) -> impl Future<Output = StoreResult<Option<Avatar>>> + Send;
+}
+
 /// Everything the service needs from a database.
-pub trait Store: CustomerStore + AuthStore {}
-impl<T: CustomerStore + AuthStore> Store for T {}
+pub trait Store: CustomerStore + AuthStore + OperationStore + statuskit::idempotency::IdempotencyStore {
+    /// Forgets in-flight idempotency keys left by a crash and expired records; returns how many.
+    fn sweep_idempotency(&self, startup: bool) -> impl Future<Output = StoreResult<u64>> + Send;
+}
 
 /// What the customers resource needs from a database. Every call is scoped to one account:
 /// another account's customers do not exist for it.
@@ -162,8 +228,15 @@ pub trait CustomerStore: Clone + Send + Sync + 'static {
     fn list(&self, account: i64, after: i64, limit: u32) -> impl Future<Output = StoreResult<Vec<Customer>>> + Send;
     /// One customer of the account.
     fn get(&self, account: i64, id: i64) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
-    /// Inserts a new customer with a fresh id.
-    fn create(&self, account: i64, data: &CustomerData) -> impl Future<Output = StoreResult<Customer>> + Send;
+    /// Inserts a new customer with a fresh id. With an idempotency key (and how long keys live)
+    /// already used in the account within that time, returns the customer it created instead,
+    /// and `false`.
+    fn create(
+        &self,
+        account: i64,
+        data: &CustomerData,
+        idempotency: Option<(&str, std::time::Duration)>,
+    ) -> impl Future<Output = StoreResult<(Customer, bool)>> + Send;
     /// Inserts a customer under a chosen id; `IdTaken` if any row has that id.
     fn create_with_id(
         &self,

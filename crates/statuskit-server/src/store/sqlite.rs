@@ -7,7 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{AuthStore, Client, Customer, CustomerData, CustomerStore, StoreError, StoreResult, Token, User};
+use statuskit::idempotency::{Begin, IdempotencyStore, StoredResponse};
+
+use super::{
+    AuthStore, Avatar, Client, Customer, CustomerData, CustomerStore, Operation, OperationStore, Store, StoreError,
+    StoreResult, Token, User,
+};
 
 /// A pool over one SQLite file.
 #[derive(Debug, Clone)]
@@ -70,20 +75,53 @@ impl CustomerStore for SqliteStore {
             .map_err(map_err)
     }
 
-    async fn create(&self, account: i64, data: &CustomerData) -> StoreResult<Customer> {
-        let now = now_ms();
-        sqlx::query_as(&format!(
-            "INSERT INTO customers (account_id, name, email, version, created_ms, updated_ms)
-             VALUES (?, ?, ?, 1, ?, ?) RETURNING {COLUMNS}"
-        ))
-        .bind(account)
-        .bind(&data.name)
-        .bind(&data.email)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_err)
+    async fn create(
+        &self,
+        account: i64,
+        data: &CustomerData,
+        idempotency: Option<(&str, Duration)>,
+    ) -> StoreResult<(Customer, bool)> {
+        let key = idempotency.map(|(k, _)| k);
+        for _ in 0..2 {
+            let now = now_ms();
+            let inserted: Option<Customer> = sqlx::query_as(&format!(
+                "INSERT INTO customers (account_id, name, email, version, created_ms, updated_ms, idempotency_key)
+                 VALUES (?, ?, ?, 1, ?, ?, ?)
+                 ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                 RETURNING {COLUMNS}"
+            ))
+            .bind(account)
+            .bind(&data.name)
+            .bind(&data.email)
+            .bind(now)
+            .bind(now)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            if let Some(c) = inserted {
+                return Ok((c, true));
+            }
+            let existing: Customer = sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM customers WHERE account_id = ? AND idempotency_key = ?"
+            ))
+            .bind(account)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+            let ttl_ms = idempotency.map_or(0, |(_, ttl)| ttl.as_millis() as i64);
+            if existing.created_ms >= now - ttl_ms {
+                return Ok((existing, false));
+            }
+            // The key outlived its time: it is free again.
+            sqlx::query("UPDATE customers SET idempotency_key = NULL WHERE id = ?")
+                .bind(existing.id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        }
+        Err(StoreError::VersionMoved)
     }
 
     async fn create_with_id(&self, account: i64, id: i64, data: &CustomerData) -> StoreResult<Customer> {
@@ -264,5 +302,249 @@ impl AuthStore for SqliteStore {
             .await
             .map(|_| ())
             .map_err(map_err)
+    }
+}
+
+/// fingerprint, state, status, headers (JSON), body.
+type IdempotencyRow = (String, String, Option<i64>, Option<String>, Option<Vec<u8>>);
+
+const OP_COLUMNS: &str = "id, user_id, kind, state, progress, error, created_ms, updated_ms";
+
+impl OperationStore for SqliteStore {
+    async fn queue_avatar(
+        &self,
+        user: i64,
+        content_type: &str,
+        input: &[u8],
+    ) -> StoreResult<Result<Operation, String>> {
+        // One statement, so the check and the insert are atomic (a read-then-write transaction
+        // would fail with SQLITE_BUSY_SNAPSHOT whenever the worker writes in between).
+        let now = now_ms();
+        let queued: Option<Operation> = sqlx::query_as(&format!(
+            "INSERT INTO operations (id, user_id, kind, state, progress, input, content_type, created_ms, updated_ms)
+             SELECT ?, ?, 'avatar', 'queued', 0, ?, ?, ?, ?
+             WHERE NOT EXISTS (SELECT 1 FROM operations
+                               WHERE user_id = ? AND kind = 'avatar' AND state IN ('queued', 'running'))
+             RETURNING {OP_COLUMNS}"
+        ))
+        .bind(ulid::Ulid::new().to_string())
+        .bind(user)
+        .bind(input)
+        .bind(content_type)
+        .bind(now)
+        .bind(now)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if let Some(op) = queued {
+            return Ok(Ok(op));
+        }
+        let running: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM operations WHERE user_id = ? AND kind = 'avatar' AND state IN ('queued', 'running')",
+        )
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(Err(running.unwrap_or_default()))
+    }
+
+    async fn operation(&self, user: i64, id: &str) -> StoreResult<Option<Operation>> {
+        sqlx::query_as(&format!("SELECT {OP_COLUMNS} FROM operations WHERE id = ? AND user_id = ?"))
+            .bind(id)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn claim(&self) -> StoreResult<Option<(Operation, String, Vec<u8>)>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "UPDATE operations SET state = 'running', updated_ms = ?
+             WHERE id = (SELECT id FROM operations WHERE state = 'queued' ORDER BY created_ms LIMIT 1)
+             RETURNING id",
+        )
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let Some((id,)) = row else { return Ok(None) };
+        let op: Operation = sqlx::query_as(&format!("SELECT {OP_COLUMNS} FROM operations WHERE id = ?"))
+            .bind(&id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let (content_type, input): (Option<String>, Option<Vec<u8>>) =
+            sqlx::query_as("SELECT content_type, input FROM operations WHERE id = ?")
+                .bind(&id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(Some((op, content_type.unwrap_or_default(), input.unwrap_or_default())))
+    }
+
+    async fn progress(&self, id: &str, progress: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE operations SET progress = ?, updated_ms = ? WHERE id = ?")
+            .bind(progress)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
+    async fn succeed(&self, op: &Operation, images: &[(i64, String, Vec<u8>, String)]) -> StoreResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for (size, content_type, bytes, etag) in images {
+            sqlx::query(
+                "INSERT INTO avatars (user_id, size, content_type, bytes, etag, updated_ms) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (user_id, size) DO UPDATE SET content_type = excluded.content_type,
+                 bytes = excluded.bytes, etag = excluded.etag, updated_ms = excluded.updated_ms",
+            )
+            .bind(op.user_id)
+            .bind(size)
+            .bind(content_type)
+            .bind(bytes)
+            .bind(etag)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        sqlx::query(
+            "UPDATE operations SET state = 'succeeded', progress = 100, input = NULL, updated_ms = ? WHERE id = ?",
+        )
+        .bind(now)
+        .bind(&op.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn fail(&self, id: &str, error: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE operations SET state = 'failed', error = ?, input = NULL, updated_ms = ? WHERE id = ?")
+            .bind(error)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
+    async fn requeue_running(&self) -> StoreResult<u64> {
+        sqlx::query("UPDATE operations SET state = 'queued', progress = 0 WHERE state = 'running'")
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(map_err)
+    }
+
+    async fn avatar(&self, user: i64, size: i64) -> StoreResult<Option<Avatar>> {
+        sqlx::query_as("SELECT content_type, bytes, etag, updated_ms FROM avatars WHERE user_id = ? AND size = ?")
+            .bind(user)
+            .bind(size)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+}
+
+impl IdempotencyStore for SqliteStore {
+    async fn begin(&self, owner: &str, key: &str, fingerprint: &str, ttl: Duration) -> Result<Begin, String> {
+        let now = now_ms();
+        // An expired record is forgotten first, so the key starts over.
+        sqlx::query("DELETE FROM idempotency WHERE owner = ? AND key = ? AND expires_ms <= ?")
+            .bind(owner)
+            .bind(key)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency (owner, key, fingerprint, state, expires_ms) VALUES (?, ?, ?, 'in_flight', ?)
+             ON CONFLICT (owner, key) DO NOTHING",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(fingerprint)
+        .bind(now + ttl.as_millis() as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Begin::New);
+        }
+        let row: Option<IdempotencyRow> = sqlx::query_as(
+            "SELECT fingerprint, state, status, headers, body FROM idempotency WHERE owner = ? AND key = ?",
+        )
+        .bind(owner)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        let Some((print, state, status, headers, body)) = row else {
+            return Ok(Begin::InFlight); // released between the two statements: another request holds it
+        };
+        if print != fingerprint {
+            return Ok(Begin::Mismatch);
+        }
+        if state != "done" {
+            return Ok(Begin::InFlight);
+        }
+        let headers: Vec<(String, Vec<u8>)> =
+            serde_json::from_str::<Vec<(String, String)>>(&headers.unwrap_or_default())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.into_bytes()))
+                .collect();
+        Ok(Begin::Done(StoredResponse {
+            status: status.unwrap_or(500) as u16,
+            headers,
+            body: body.unwrap_or_default(),
+        }))
+    }
+
+    async fn complete(&self, owner: &str, key: &str, response: &StoredResponse) -> Result<(), String> {
+        let headers: Vec<(String, String)> =
+            response.headers.iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect();
+        sqlx::query(
+            "UPDATE idempotency SET state = 'done', status = ?, headers = ?, body = ? WHERE owner = ? AND key = ?",
+        )
+        .bind(i64::from(response.status))
+        .bind(serde_json::to_string(&headers).map_err(|e| e.to_string())?)
+        .bind(&response.body)
+        .bind(owner)
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
+    async fn abandon(&self, owner: &str, key: &str) -> Result<(), String> {
+        sqlx::query("DELETE FROM idempotency WHERE owner = ? AND key = ? AND state = 'in_flight'")
+            .bind(owner)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Store for SqliteStore {
+    async fn sweep_idempotency(&self, startup: bool) -> StoreResult<u64> {
+        // At start-up nothing is in flight: a key held so belonged to a request the crash cut off.
+        let sql = if startup {
+            "DELETE FROM idempotency WHERE state = 'in_flight' OR expires_ms <= ?"
+        } else {
+            "DELETE FROM idempotency WHERE expires_ms <= ?"
+        };
+        sqlx::query(sql).bind(now_ms()).execute(&self.pool).await.map(|r| r.rows_affected()).map_err(map_err)
     }
 }

@@ -148,6 +148,12 @@ impl Reply {
 }
 
 impl TestApp {
+    /// Kills the service with SIGKILL (no shutdown of any kind) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

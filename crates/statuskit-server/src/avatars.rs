@@ -1,0 +1,168 @@
+//! `/v1/me/avatar`: upload a PNG or JPEG (202 with a status monitor while thumbnails are made),
+//! then read the original and its 32, 64, 128 and 256 px thumbnails with ETags.
+
+use std::io::Cursor;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Method};
+use serde::Serialize;
+use statuskit::body::read_body;
+use statuskit::conditional::{Preconditions, Validators};
+use statuskit::etag::EntityTag;
+use statuskit::header::{mime, ACCEPT, VARY};
+use statuskit::negotiate::{select, Accept};
+use statuskit::path::Path;
+use statuskit::respond::{Accepted, Location, Representation};
+use statuskit::retry_after::RetryAfter;
+use statuskit::validate::FieldErrors;
+use statuskit::Problem;
+
+use crate::app::App;
+use crate::auth::{Auth, Caller, Read, Write};
+use crate::operations::{monitor_path, OperationView};
+use crate::store::Store;
+
+/// The thumbnail sizes, in pixels (square).
+pub const SIZES: [i64; 4] = [32, 64, 128, 256];
+/// The media types an upload may have.
+pub const UPLOAD_TYPES: &[&str] = &[mime::PNG, mime::JPEG];
+/// Largest width or height accepted, in pixels.
+pub const MAX_SIDE: u32 = 8192;
+
+/// The user a `/v1/me` request acts for: a token from the password grant.
+pub fn me(caller: &Caller) -> Result<i64, Problem> {
+    caller.user_id.ok_or_else(|| {
+        Problem::forbidden("/v1/me needs a token that acts for a user (the password grant), not a client's own token")
+    })
+}
+
+fn not_an_image(detail: String) -> Problem {
+    let mut errors = FieldErrors::new();
+    errors.add("body", detail);
+    Problem::unprocessable_entity(errors)
+}
+
+/// Checks that the bytes are an image of the declared type, of a sane size (reading the header
+/// only; the worker decodes the whole image).
+fn check_image(bytes: &[u8], declared: &str) -> Result<(), Problem> {
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| not_an_image(format!("could not be read: {e}")))?;
+    let actual = match reader.format() {
+        Some(image::ImageFormat::Png) => mime::PNG,
+        Some(image::ImageFormat::Jpeg) => mime::JPEG,
+        _ => return Err(not_an_image("is not a PNG or JPEG image".into())),
+    };
+    if actual != declared {
+        return Err(not_an_image(format!("is {actual} but Content-Type says {declared}")));
+    }
+    let (w, h) = reader.into_dimensions().map_err(|e| not_an_image(format!("does not decode as an image: {e}")))?;
+    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+        return Err(not_an_image(format!("is {w}x{h}; sides of 1 to {MAX_SIDE} pixels are accepted")));
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Links {
+    status: crate::customers::model::Link,
+}
+
+#[derive(Serialize)]
+struct AcceptedBody<'a> {
+    #[serde(flatten)]
+    operation: OperationView<'a>,
+    #[serde(rename = "_links")]
+    links: Links,
+}
+
+/// `PUT /v1/me/avatar`: 202 and a status monitor; 409 while an upload is still being processed.
+pub async fn upload<S: Store>(
+    Auth(caller, ..): Auth<Write>,
+    State(app): State<App<S>>,
+    format: statuskit::negotiate::Format,
+    mut req: Request,
+) -> Result<Response, Problem> {
+    let user = me(&caller)?;
+    req.extensions_mut().insert(statuskit::body::BodyLimit(app.config.max_avatar_bytes));
+    let (index, bytes) = read_body(req, UPLOAD_TYPES).await?;
+    let declared = UPLOAD_TYPES[index];
+    check_image(&bytes, declared)?;
+    let op = match app.store.queue_avatar(user, declared, &bytes).await? {
+        Ok(op) => op,
+        Err(running) => {
+            return Err(Problem::conflict(format!(
+                "an avatar upload is still being processed; wait for {} to finish",
+                monitor_path(&running)
+            )))
+        }
+    };
+    app.work.notify_one();
+    let monitor = monitor_path(&op.id);
+    let body = AcceptedBody {
+        operation: OperationView::from(&op),
+        links: Links { status: crate::customers::model::Link { href: monitor.clone() } },
+    };
+    Ok(Accepted {
+        monitor: Location::new(&monitor)?,
+        body: Representation::new(format, "operation", &body)?,
+        retry_after: RetryAfter::seconds(1),
+    }
+    .into_response())
+}
+
+async fn serve_image<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    size: i64,
+    pre: &Preconditions,
+    req_accept: Option<Accept>,
+) -> Result<Response, Problem> {
+    let user = me(caller)?;
+    let Some(avatar) = app.store.avatar(user, size).await? else {
+        return Err(Problem::not_found("no avatar yet; upload one with PUT /v1/me/avatar"));
+    };
+    if select(req_accept.as_ref(), &[avatar.content_type.as_str()]).is_none() {
+        return Err(Problem::not_acceptable(&[avatar.content_type.as_str()]));
+    }
+    let tag = EntityTag::strong(&avatar.etag).map_err(Problem::internal_server_error)?;
+    let v = Validators::new(tag)
+        .last_modified(std::time::UNIX_EPOCH + std::time::Duration::from_millis(avatar.updated_ms.max(0) as u64));
+    if let Err(outcome) = pre.evaluate(&Method::GET, Some(&v)) {
+        return Ok(outcome.into_response());
+    }
+    let content_type = HeaderValue::try_from(avatar.content_type).map_err(Problem::internal_server_error)?;
+    Ok(Representation::raw(content_type, avatar.bytes)
+        .validators(&v)
+        .header(VARY, HeaderValue::from_name(ACCEPT))
+        .into_response())
+}
+
+fn accept_of(headers: &http::HeaderMap) -> Result<Option<Accept>, Problem> {
+    Accept::from_headers(headers).map_err(|e| Problem::bad_request(e.to_string()))
+}
+
+/// `GET /v1/me/avatar`: the original upload.
+pub async fn original<S: Store>(
+    Auth(caller, ..): Auth<Read>,
+    State(app): State<App<S>>,
+    pre: Preconditions,
+    headers: http::HeaderMap,
+) -> Result<Response, Problem> {
+    serve_image(&app, &caller, 0, &pre, accept_of(&headers)?).await
+}
+
+/// `GET /v1/me/avatar/{size}`: a thumbnail (PNG).
+pub async fn thumbnail<S: Store>(
+    Auth(caller, ..): Auth<Read>,
+    State(app): State<App<S>>,
+    Path(size): Path<i64>,
+    pre: Preconditions,
+    headers: http::HeaderMap,
+) -> Result<Response, Problem> {
+    if !SIZES.contains(&size) {
+        return Err(Problem::not_found(format!("thumbnails come in sizes {SIZES:?}")));
+    }
+    serve_image(&app, &caller, size, &pre, accept_of(&headers)?).await
+}

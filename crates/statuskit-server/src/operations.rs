@@ -1,0 +1,94 @@
+//! `GET /v1/operations/{id}`: the status monitor of background work. 200 with progress and
+//! `Retry-After` while queued or running; 303 to the result once done; 200 with the problem when
+//! it failed. Another user's operation is 404.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use statuskit::header::RETRY_AFTER;
+use statuskit::negotiate::Format;
+use statuskit::path::Path;
+use statuskit::respond::{Location, Representation, SeeOther};
+use statuskit::retry_after::RetryAfter;
+use statuskit::Problem;
+
+use crate::app::App;
+use crate::auth::{Auth, Read};
+use crate::avatars::me;
+use crate::customers::model::Link;
+use crate::store::{Operation, Store};
+
+/// Where an operation's monitor is.
+pub fn monitor_path(id: &str) -> String {
+    format!("/v1/operations/{id}")
+}
+
+/// Where the result of a finished operation is.
+pub const AVATAR_PATH: &str = "/v1/me/avatar";
+
+/// An operation as clients see it.
+#[derive(Debug, Serialize)]
+pub struct OperationView<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// What it does.
+    pub kind: &'a str,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub status: &'a str,
+    /// 0–100.
+    pub progress: i64,
+}
+
+impl<'a> From<&'a Operation> for OperationView<'a> {
+    fn from(op: &'a Operation) -> Self {
+        OperationView { id: &op.id, kind: &op.kind, status: &op.state, progress: op.progress }
+    }
+}
+
+#[derive(Serialize)]
+struct MonitorLinks {
+    #[serde(rename = "self")]
+    this: Link,
+}
+
+#[derive(Serialize)]
+struct Monitor<'a> {
+    #[serde(flatten)]
+    operation: OperationView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<serde_json::Value>,
+    #[serde(rename = "_links")]
+    links: MonitorLinks,
+}
+
+/// `GET /v1/operations/{id}`.
+pub async fn show<S: Store>(
+    Auth(caller, ..): Auth<Read>,
+    State(app): State<App<S>>,
+    format: Format,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let user = me(&caller)?;
+    let Some(op) = app.store.operation(user, &id).await? else {
+        return Err(Problem::not_found(format!("no operation has id {id}")));
+    };
+    let links = MonitorLinks { this: Link { href: monitor_path(&op.id) } };
+    match op.state.as_str() {
+        "succeeded" => Ok(SeeOther(Location::new(AVATAR_PATH)?).into_response()),
+        "failed" => {
+            let mut errors = statuskit::validate::FieldErrors::new();
+            errors.add("body", op.error.as_deref().unwrap_or("the image could not be processed"));
+            let problem = Problem::unprocessable_entity(errors);
+            let error = serde_json::from_slice(&problem.render(statuskit::problem::ProblemFormat::Json, &op.id, None))
+                .map_err(Problem::internal_server_error)?;
+            let body = Monitor { operation: OperationView::from(&op), error: Some(error), links };
+            Ok(Representation::new(format, "operation", &body)?.into_response())
+        }
+        _ => {
+            let body = Monitor { operation: OperationView::from(&op), error: None, links };
+            Ok(Representation::new(format, "operation", &body)?
+                .header(RETRY_AFTER, RetryAfter::seconds(1).to_header_value())
+                .into_response())
+        }
+    }
+}

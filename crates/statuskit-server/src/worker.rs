@@ -1,0 +1,117 @@
+//! The background worker: claims queued operations from the database, makes the avatar's
+//! thumbnails with the `image` crate, reports progress, and stores the result in one transaction.
+//! Operations live in the database, so a restart resumes them (running ones are queued again).
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
+
+use image::ImageFormat;
+use sha2::{Digest, Sha256};
+use statuskit::header::mime;
+use tokio::sync::Notify;
+
+use crate::avatars::{MAX_SIDE, SIZES};
+use crate::store::{Operation, Store};
+
+/// An image row: size (0 = original), media type, bytes, entity tag.
+pub type Image = (i64, String, Vec<u8>, String);
+
+fn etag_of(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes `input` (limits against decompression bombs) and renders one PNG thumbnail.
+fn thumbnail(img: &image::DynamicImage, size: i64) -> Result<Vec<u8>, String> {
+    let side = size as u32;
+    let thumb = img.resize_to_fill(side, side, image::imageops::FilterType::Triangle);
+    let mut out = Vec::new();
+    thumb.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+fn decode(input: &[u8]) -> Result<image::DynamicImage, String> {
+    let mut reader = image::ImageReader::new(Cursor::new(input)).with_guessed_format().map_err(|e| e.to_string())?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    reader.decode().map_err(|e| format!("the image does not decode: {e}"))
+}
+
+/// Makes every image of an avatar operation; awaits `on_step(progress)` after each step.
+pub async fn make_images<F, Fut>(input: Vec<u8>, content_type: String, mut on_step: F) -> Result<Vec<Image>, String>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let input = Arc::new(input);
+    let decoded = {
+        let input = input.clone();
+        tokio::task::spawn_blocking(move || decode(&input)).await.map_err(|e| e.to_string())??
+    };
+    let decoded = Arc::new(decoded);
+    let mut images = vec![(0, content_type, input.to_vec(), etag_of(&input))];
+    for (i, size) in SIZES.iter().copied().enumerate() {
+        let img = decoded.clone();
+        let png = tokio::task::spawn_blocking(move || thumbnail(&img, size)).await.map_err(|e| e.to_string())??;
+        let tag = etag_of(&png);
+        images.push((size, mime::PNG.to_owned(), png, tag));
+        on_step(((i + 1) * 100 / (SIZES.len() + 1)) as i64).await;
+    }
+    Ok(images)
+}
+
+async fn run_one<S: Store>(store: &S, op: Operation, content_type: String, input: Vec<u8>, step: Duration) {
+    let result = make_images(input, content_type, |p| {
+        let (store, id) = (store.clone(), op.id.clone());
+        async move {
+            if let Err(e) = store.progress(&id, p).await {
+                tracing::warn!(op = %id, error = %e, "could not record progress");
+            }
+            if !step.is_zero() {
+                tokio::time::sleep(step).await;
+            }
+        }
+    })
+    .await;
+    let outcome = match result {
+        Ok(images) => store.succeed(&op, &images).await,
+        Err(reason) => {
+            tracing::warn!(op = %op.id, %reason, "avatar operation failed");
+            store.fail(&op.id, &reason).await
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::error!(op = %op.id, error = %e, "could not finish an operation; it will be retried at the next start");
+    }
+}
+
+/// Runs the worker until the process ends: one operation at a time, woken by `work` or every
+/// second. `step` pauses between thumbnails (0 in production; tests and demos slow it down to
+/// watch the monitor move).
+pub fn spawn<S: Store>(store: S, work: Arc<Notify>, step: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        match store.requeue_running().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "resumed operations left running by the last run"),
+            Err(e) => tracing::error!(error = %e, "could not resume operations"),
+        }
+        loop {
+            match store.claim().await {
+                Ok(Some((op, content_type, input))) => run_one(&store, op, content_type, input, step).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = work.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "worker could not claim an operation");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    })
+}
