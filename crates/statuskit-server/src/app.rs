@@ -30,7 +30,7 @@ use crate::auth::{authenticate, token_endpoint, Caller};
 use crate::config::{RedisUnavailable, ServeConfig, Switch};
 use crate::faults::{self, Faults};
 use crate::store::Store;
-use crate::{admin, avatars, customers, docs, operations, retired};
+use crate::{admin, avatars, customers, docs, openapi, operations, retired};
 
 /// What `Retry-After` a shed request is told, in seconds.
 const SHED_RETRY_AFTER: u64 = 1;
@@ -99,6 +99,9 @@ impl<S> App<S> {
         })
     }
 }
+
+/// Where clients get tokens (RFC 6749).
+pub const TOKEN_PATH: &str = "/oauth/token";
 
 /// The media type the token endpoints accept.
 const FORM: &[&str] = &[mime::FORM];
@@ -202,7 +205,7 @@ pub fn router<S: Store>(app: App<S>) -> Router {
     let token = Resource::new().post(token_endpoint::token::<S>).accept_post(FORM);
     let revoke = Resource::new().post(token_endpoint::revoke::<S>).accept_post(FORM);
     let mut routes = routes
-        .route("/oauth/token", token.map_routes(|r| guarded(&app, with_faults(&app, r))).into())
+        .route(TOKEN_PATH, token.map_routes(|r| guarded(&app, with_faults(&app, r))).into())
         .route("/oauth/revoke", revoke.map_routes(|r| guarded(&app, with_faults(&app, r))).into())
         .route("/admin/maintenance", Resource::new().get(admin::show::<S>).put(admin::set::<S>).into())
         .route("/v1/clients", Resource::new().get(retired::renamed).into())
@@ -210,7 +213,8 @@ pub fn router<S: Store>(app: App<S>) -> Router {
         .route("/v0", any(retired::gone))
         .route("/v0/{*rest}", any(retired::gone))
         .route("/health", Resource::new().get(health::<S>).into())
-        .route("/docs/errors", Resource::new().get(docs::errors_page).into());
+        .route(statuskit::status::DOCS_PATH, Resource::new().get(docs::errors_page).into())
+        .route(openapi::PATH, Resource::new().get(openapi::handler).into());
     if app.faults.is_some() {
         routes = routes.route(
             "/admin/faults",

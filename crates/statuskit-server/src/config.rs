@@ -50,6 +50,48 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Print the error documentation (the catalog) or this service's OpenAPI document.
+    Docs {
+        /// markdown, rst, html or openapi.
+        #[arg(long, default_value = "markdown")]
+        format: String,
+    },
+    /// Check a live API against the status contract.
+    Probe(ProbeArgs),
+}
+
+/// `statuskit probe URL …`.
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// Base URL of the API, e.g. http://127.0.0.1:8080.
+    pub url: String,
+    /// Bearer token sent with every request (except those testing credentials).
+    #[arg(long, env = "STATUSKIT_PROBE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// OpenAPI document (3.x or Swagger 2.0): a path on the API, a URL or a file.
+    #[arg(long)]
+    pub openapi: Option<String>,
+    /// A path to read (GET); repeat for more.
+    #[arg(long = "path")]
+    pub paths: Vec<String>,
+    /// table, json or junit.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Only these checks (comma-separated ids: head, options, 405, 404, 406, vary, 415, 400, 422,
+    /// 201, 204-404, 304-strong, 304-weak, 304-star, 412-stale, 412-weak, 401, 401-realm,
+    /// 401-invalid-token, 411, 429, problem, grammar-etag, grammar-allow, grammar-retry-after,
+    /// grammar-www-authenticate).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Write the report to this file instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Requests the 429 check sends before it gives up.
+    #[arg(long, default_value_t = 200)]
+    pub rate_limit_requests: usize,
+    /// Longest Retry-After the probe waits out, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub max_wait: u64,
 }
 
 /// `statuskit users …`.

@@ -14,6 +14,12 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(config) => statuskit_server::serve::run(config).await,
         Command::Users { command } => statuskit_server::admin_cli::users(command).await,
         Command::Clients { command } => statuskit_server::admin_cli::clients(command).await,
+        Command::Docs { format } => statuskit_server::docs::print(&format),
+        Command::Probe(args) => match statuskit_server::probe_cli::run(args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return std::process::ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

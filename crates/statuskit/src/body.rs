@@ -157,6 +157,10 @@ fn xml_error(e: serde_path_to_error::Error<quick_xml::DeError>) -> Problem {
 pub fn decode<T: DeserializeOwned>(format: BodyFormat, bytes: &[u8]) -> Result<T, Problem> {
     match format {
         BodyFormat::Json => {
+            // Syntax first (contract §5: parsing 400 before validation 422): a typed pass stops
+            // at the first data error, e.g. an unknown field, before it reaches a syntax error.
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+                .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?;
             let mut de = serde_json::Deserializer::from_slice(bytes);
             let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
             de.end().map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?;
@@ -301,6 +305,10 @@ mod tests {
         assert!(e.errors().unwrap().get("count").is_some());
         let e = decode::<Item>(BodyFormat::Json, b"{\"name\": \"a\", \"count\": 1} x").unwrap_err();
         assert_eq!(e.status().code, 400);
+        // Found by statuskit probe: a data error before the syntax error (here a wrong type
+        // ahead of the truncation) used to win and answer 422.
+        let e = decode::<Item>(BodyFormat::Json, b"{\"count\": \"x\", \"name\":").unwrap_err();
+        assert_eq!(e.status().code, 400, "{}", e.detail());
     }
 
     #[cfg(feature = "xml")]

@@ -31,6 +31,8 @@ pub mod body;
 pub mod challenge;
 pub mod conditional;
 pub mod deadline;
+#[cfg(feature = "docs")]
+pub mod docs;
 pub mod etag;
 pub mod header;
 pub mod idempotency;

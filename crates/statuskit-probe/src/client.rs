@@ -1,0 +1,262 @@
+//! Speaking HTTP to the API under test: every exchange is kept, so the checks that look at every
+//! answer (problem bodies, header grammar) can read them afterwards.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use statuskit::header;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One request and its response, read whole.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// `METHOD /path`.
+    pub request: String,
+    /// The status code.
+    pub status: u16,
+    /// The response header fields.
+    pub headers: HeaderMap,
+    /// The response content.
+    pub body: Vec<u8>,
+}
+
+impl Exchange {
+    /// The first value of `name`, as text.
+    pub fn header(&self, name: &HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// The probe's HTTP client: a base URL, an optional bearer token, and the log of exchanges.
+#[derive(Debug)]
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    inner: reqwest::Client,
+    log: Mutex<Vec<Exchange>>,
+}
+
+/// A request to send.
+#[derive(Debug, Clone)]
+pub struct Req {
+    method: Method,
+    path: String,
+    headers: Vec<(HeaderName, String)>,
+    body: Option<Vec<u8>>,
+    auth: Auth,
+}
+
+#[derive(Debug, Clone)]
+enum Auth {
+    Token,
+    None,
+    Bearer(String),
+}
+
+impl Req {
+    /// `method` on `path` (relative to the base URL, or absolute), with the token if one is set.
+    pub fn new(method: Method, path: &str) -> Self {
+        Req { method, path: path.to_owned(), headers: Vec::new(), body: None, auth: Auth::Token }
+    }
+
+    /// Adds a header field.
+    #[must_use]
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Sets the content and its type.
+    #[must_use]
+    pub fn body(self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        let mut r = self.header(header::CONTENT_TYPE, content_type);
+        r.body = Some(body.into());
+        r
+    }
+
+    /// Sends no credentials.
+    #[must_use]
+    pub fn anonymous(mut self) -> Self {
+        self.auth = Auth::None;
+        self
+    }
+
+    /// Sends this bearer token instead of the configured one.
+    #[must_use]
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.auth = Auth::Bearer(token.to_owned());
+        self
+    }
+}
+
+/// The API could not be reached or answered something unreadable.
+#[derive(Debug)]
+pub struct TransportError(pub String);
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+impl Client {
+    /// A client for the API at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<Self, TransportError> {
+        let inner = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .build()
+            .map_err(|e| TransportError(e.to_string()))?;
+        Ok(Client { base: base.trim_end_matches('/').to_owned(), token, inner, log: Mutex::new(Vec::new()) })
+    }
+
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    /// `true` if a token was configured.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Sends `req`, reads the whole response, and logs the exchange.
+    pub async fn send(&self, req: Req) -> Result<Exchange, TransportError> {
+        let mut b = self.inner.request(req.method.clone(), self.url(&req.path));
+        let token = match &req.auth {
+            Auth::Token => self.token.clone(),
+            Auth::None => None,
+            Auth::Bearer(t) => Some(t.clone()),
+        };
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        for (name, value) in &req.headers {
+            b = b.header(name, value);
+        }
+        if let Some(body) = req.body {
+            b = b.body(body);
+        }
+        let request = format!("{} {}", req.method, req.path);
+        let res = b.send().await.map_err(|e| TransportError(format!("{request}: {e}")))?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.bytes().await.map_err(|e| TransportError(format!("{request}: {e}")))?.to_vec();
+        let ex = Exchange { request, status, headers, body };
+        self.log.lock().expect("log lock").push(ex.clone());
+        Ok(ex)
+    }
+
+    /// Writes `head` and `body` on a fresh TCP connection exactly as given (for requests an HTTP
+    /// client would correct, such as a body without `Content-Length`), and reads one response.
+    /// The `Host` and `Authorization` fields are added.
+    pub async fn raw(
+        &self,
+        method: &Method,
+        path: &str,
+        fields: &[(HeaderName, &str)],
+        body: &[u8],
+    ) -> Result<Exchange, TransportError> {
+        let err = |e: &dyn std::fmt::Display| TransportError(format!("raw {method} {path}: {e}"));
+        let authority = self
+            .base
+            .strip_prefix("http://")
+            .ok_or_else(|| TransportError("raw requests need an http:// base URL".into()))?;
+        let authority = authority.split('/').next().unwrap_or(authority);
+        let mut head = format!("{method} {path} HTTP/1.1\r\n{}: {authority}\r\n", header::HOST);
+        if let Some(t) = &self.token {
+            head.push_str(&format!("{}: Bearer {t}\r\n", header::AUTHORIZATION));
+        }
+        for (name, value) in fields {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("{}: close\r\n\r\n", header::CONNECTION));
+        let mut stream = tokio::net::TcpStream::connect(authority).await.map_err(|e| err(&e))?;
+        stream.write_all(head.as_bytes()).await.map_err(|e| err(&e))?;
+        stream.write_all(body).await.map_err(|e| err(&e))?;
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if head_end(&buf).is_some_and(|end| buf.len() >= end + declared_length(&buf[..end])) {
+                    break;
+                }
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+        match read {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(err(&e)),
+            Err(_) if head_end(&buf).is_some() => {}
+            Err(_) => return Err(err(&"no response within 10 s")),
+        }
+        let ex = parse_response(&format!("{method} {path} (raw)"), &buf).ok_or_else(|| err(&"unreadable response"))?;
+        self.log.lock().expect("log lock").push(ex.clone());
+        Ok(ex)
+    }
+
+    /// Every exchange so far.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.log.lock().expect("log lock").clone()
+    }
+}
+
+fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+fn declared_length(head: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(head);
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(header::CONTENT_LENGTH.as_str()))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn parse_response(request: &str, buf: &[u8]) -> Option<Exchange> {
+    let end = head_end(buf)?;
+    let head = std::str::from_utf8(&buf[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let mut headers = HeaderMap::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let (k, v) = line.split_once(':')?;
+        headers.append(HeaderName::from_bytes(k.trim().as_bytes()).ok()?, HeaderValue::from_str(v.trim()).ok()?);
+    }
+    let len = declared_length(&buf[..end]).min(buf.len() - end);
+    Some(Exchange { request: request.to_owned(), status, headers, body: buf[end..end + len].to_vec() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_responses_parse() {
+        let ex =
+            parse_response("x", b"HTTP/1.1 411 Length Required\r\ncontent-length: 2\r\nx-a: b\r\n\r\n{}extra").unwrap();
+        assert_eq!(ex.status, 411);
+        assert_eq!(ex.body, b"{}");
+        assert_eq!(ex.headers["x-a"], "b");
+        assert!(parse_response("x", b"HTTP/1.1 200 OK\r\n").is_none());
+    }
+}
