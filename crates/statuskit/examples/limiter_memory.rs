@@ -22,7 +22,10 @@ fn main() {
     // A short window, so every key is idle (fully replenished) soon after its one request.
     let policy = Policy::new("reads", 600, Duration::from_millis(600));
     for (label, make) in [
-        ("IPv4 keys (packed into u64)", Box::new(|i: u32| Key::Ip(std::net::IpAddr::from(i.to_be_bytes()))) as Box<dyn Fn(u32) -> Key>),
+        (
+            "IPv4 keys (packed into u64)",
+            Box::new(|i: u32| Key::Ip(std::net::IpAddr::from(i.to_be_bytes()))) as Box<dyn Fn(u32) -> Key>,
+        ),
         ("client-id keys (hashed into u64)", Box::new(|i: u32| Key::Client(format!("client-{i}")))),
     ] {
         let limiter = MemoryLimiter::default();
