@@ -1,35 +1,50 @@
-//! `statuskit-bench serve`: both routers in one process, on one tokio runtime.
+//! `statuskit-bench serve`: the full service and two bare axum baselines in one process, on one
+//! tokio runtime.
+//!
+//! * `full`: `statuskit_server::app::router`, as `statuskit serve` builds it with its default
+//!   settings (every statuskit layer and extractor, the bearer-token check and the in-memory
+//!   rate limiter every `/v1` route runs), except that the rate limits are raised out of reach:
+//!   the limiter runs on every request, but the bench's one client never gets a 429;
+//! * `bare`: one route, plain axum, `axum::Json`, the store's customer query and nothing else;
+//! * `bare_auth`: `bare` plus the same token lookup the full stack does per request (the store's
+//!   token query on the SHA-256 of the bearer token), still without any statuskit code. It
+//!   separates what the contract's layers cost from what the extra database round trip of
+//!   authentication costs.
 //!
 //! Why one process and one runtime: the scenarios never run at the same time (run.sh drives one
-//! wrk at a time), so the idle router costs nothing, and sharing the runtime gives the bare and
-//! the full stack exactly the same scheduler, worker thread, allocator and CPU. run.sh starts this
-//! process under `taskset -c 0` with one worker thread and wrk under `taskset -c 1`, so the load
-//! generator never takes CPU from the server; sqlx's SQLite connection threads are spawned by
-//! this process and inherit its affinity, so the database work is on the server's core too, for
-//! both routers alike.
+//! wrk at a time), so an idle router costs nothing, and sharing the runtime gives the baselines
+//! and the full stack exactly the same scheduler, worker thread, allocator and CPU. run.sh starts
+//! this process under `taskset -c 0` with one worker thread and wrk under `taskset -c 1`, so the
+//! load generator never takes CPU from the server; sqlx's SQLite connection threads are spawned
+//! by this process and inherit its affinity, so the database work is on the server's core too,
+//! for every router alike. Each router has its own pool (4 connections, as the store's) over the
+//! same file.
 //!
 //! The tracing subscriber is the one `statuskit serve` installs (`RUST_LOG`, default `info`,
 //! fmt to stderr), because the full stack opens an `info` span per request and its cost is part
 //! of what production pays. `RUST_LOG=off` measures the stack without it.
 
 use std::future::IntoFuture;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use statuskit::negotiate::Format;
 use statuskit_server::app::{router, App};
+use statuskit_server::auth::now_ms;
+use statuskit_server::auth::scope::Scopes;
+use statuskit_server::auth::secrets::{new_token, token_hash};
 use statuskit_server::config::ServeConfig;
 use statuskit_server::customers::model::{etag, CustomerView};
 use statuskit_server::store::sqlite::SqliteStore;
-use statuskit_server::store::{Customer, CustomerData, Store, StoreError};
+use statuskit_server::store::{AuthStore, Customer, CustomerData, CustomerStore, StoreError, Token};
 use tokio::net::TcpListener;
 
 use crate::ServeArgs;
@@ -37,43 +52,57 @@ use crate::ServeArgs;
 type BoxError = Box<dyn std::error::Error>;
 
 /// The columns `SqliteStore::get` selects, in its order.
-const COLUMNS: &str = "id, name, email, version, created_ms, updated_ms";
+const COLUMNS: &str = "id, account_id, name, email, version, created_ms, updated_ms";
+/// The columns `SqliteStore::find_token` selects, in its order.
+const TOKEN_COLUMNS: &str = "hash, kind, client_id, user_id, account_id, scopes, family, expires_ms, revoked, used";
+/// Requests per rate-limit window for the full stack: far above what one core can serve.
+const UNREACHABLE_LIMIT: u32 = 1_000_000_000;
+/// The account the seeded customer and the bench token belong to (created by the migrations).
+const ACCOUNT: i64 = 1;
 
 /// Runs `serve`: builds the runtime, then serves until SIGTERM, Ctrl-C or `--max-seconds`.
 pub(crate) fn run(args: ServeArgs) -> Result<(), BoxError> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.workers.max(1))
-        .enable_all()
-        .build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(args.workers.max(1)).enable_all().build()?;
     runtime.block_on(serve(args))
 }
 
 async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let store = SqliteStore::open(&args.database).await?;
     let customer = seed(&store).await?;
-    let bare_pool = bare_pool(&args.database).await?;
+    let token = issue_token(&store).await?;
 
-    let full_app = router(App { store, config: Arc::new(ServeConfig::for_database(args.database.clone())) });
-    let bare_app = bare_router(bare_pool);
+    let mut config = ServeConfig::for_database(args.database.clone());
+    config.rate_limit_reads = UNREACHABLE_LIMIT;
+    config.rate_limit_writes = UNREACHABLE_LIMIT;
+    let full_app = router(App::new(store, config)?);
+    let bare_app =
+        Router::new().route("/v1/customers/{id}", get(bare_show)).with_state(bare_pool(&args.database).await?);
+    let bare_auth_app =
+        Router::new().route("/v1/customers/{id}", get(bare_auth_show)).with_state(bare_pool(&args.database).await?);
 
     let bare = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let bare_auth = TcpListener::bind(("127.0.0.1", 0)).await?;
     let full = TcpListener::bind(("127.0.0.1", 0)).await?;
-    // run.sh reads these four lines before it starts any load.
+    // run.sh reads these lines before it starts any load.
     println!("bare http://{}", bare.local_addr()?);
+    println!("bare_auth http://{}", bare_auth.local_addr()?);
     println!("full http://{}", full.local_addr()?);
     println!("path /v1/customers/{}", customer.id);
     println!("etag {}", etag(&customer, Format::Json).to_header_value().to_str()?);
-    tracing::info!(id = customer.id, "serving the bare and the full router");
+    println!("token {token}");
+    tracing::info!(id = customer.id, "serving the bare, bare_auth and full routers");
 
+    // The full service is served as `statuskit serve` serves it, with the peer address.
+    let full_service = full_app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::select! {
         r = axum::serve(bare, bare_app).into_future() => r?,
-        r = axum::serve(full, full_app).into_future() => r?,
+        r = axum::serve(bare_auth, bare_auth_app).into_future() => r?,
+        r = axum::serve(full, full_service).into_future() => r?,
         why = shutdown(Duration::from_secs(args.max_seconds)) => tracing::info!(why, "stopping"),
     }
     Ok(())
@@ -82,16 +111,37 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
 /// The customer every scenario reads: created once, found again if the file is reused.
 async fn seed(store: &SqliteStore) -> Result<Customer, BoxError> {
     let data = CustomerData { name: "Ada Lovelace".into(), email: "ada@example.com".into() };
-    match store.create(&data).await {
-        Ok(c) => Ok(c),
+    match store.create(ACCOUNT, &data, None).await {
+        Ok((c, _)) => Ok(c),
         Err(StoreError::Duplicate(_)) => store
-            .list(0, 100)
+            .list(ACCOUNT, 0, 100)
             .await?
             .into_iter()
             .find(|c| c.email.eq_ignore_ascii_case(&data.email))
             .ok_or_else(|| "the seed customer exists but could not be found".into()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A fresh access token with every scope, valid for a day, stored as the token endpoint stores
+/// one (only its hash). Inserted directly: the token endpoint is not what is measured.
+async fn issue_token(store: &SqliteStore) -> Result<String, BoxError> {
+    let token = new_token();
+    store
+        .insert_tokens(&[Token {
+            hash: token_hash(&token),
+            kind: "access".into(),
+            client_id: "statuskit-bench".into(),
+            user_id: None,
+            account_id: ACCOUNT,
+            scopes: Scopes::all().to_string(),
+            family: new_token(),
+            expires_ms: now_ms() + 24 * 3600 * 1000,
+            revoked: false,
+            used: false,
+        }])
+        .await?;
+    Ok(token)
 }
 
 /// A pool over the same file with the options `SqliteStore::open` uses.
@@ -105,19 +155,17 @@ async fn bare_pool(path: &Path) -> Result<SqlitePool, sqlx::Error> {
     SqlitePoolOptions::new().max_connections(4).connect_with(options).await
 }
 
-/// The baseline: one route, no statuskit layer or extractor, plain `axum::Json`.
-fn bare_router(pool: SqlitePool) -> Router {
-    Router::new().route("/v1/customers/{id}", get(bare_show)).with_state(pool)
+/// The store's customer query, written the same way (the SQL is formatted per call there too).
+async fn load(pool: &SqlitePool, account: i64, id: i64) -> Result<Option<Customer>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = ? AND account_id = ?"))
+        .bind(id)
+        .bind(account)
+        .fetch_optional(pool)
+        .await
 }
 
-/// `GET /v1/customers/{id}` as a plain axum handler: the store's query, written the same way
-/// (the SQL string is formatted per call there too), and the same JSON document.
-async fn bare_show(State(pool): State<SqlitePool>, UrlPath(id): UrlPath<i64>) -> Response {
-    let row: Result<Option<Customer>, sqlx::Error> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&pool)
-            .await;
+/// The same JSON document the full stack sends, as plain `axum::Json`.
+fn answer(row: Result<Option<Customer>, sqlx::Error>) -> Response {
     match row {
         Ok(Some(c)) => Json(CustomerView::from(&c)).into_response(),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
@@ -126,6 +174,32 @@ async fn bare_show(State(pool): State<SqlitePool>, UrlPath(id): UrlPath<i64>) ->
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// `GET /v1/customers/{id}` as a plain axum handler: no statuskit code, no authentication.
+async fn bare_show(State(pool): State<SqlitePool>, UrlPath(id): UrlPath<i64>) -> Response {
+    answer(load(&pool, ACCOUNT, id).await)
+}
+
+/// `bare_show` plus the full stack's per-request token lookup: the bearer token is hashed and
+/// looked up with the store's token query; the caller's account then scopes the read.
+async fn bare_auth_show(State(pool): State<SqlitePool>, headers: HeaderMap, UrlPath(id): UrlPath<i64>) -> Response {
+    let Some(token) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let found: Result<Option<Token>, sqlx::Error> =
+        sqlx::query_as(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?"))
+            .bind(token_hash(token))
+            .fetch_optional(&pool)
+            .await;
+    let account = match found {
+        Ok(Some(t)) if t.kind == "access" && !t.revoked && t.expires_ms > now_ms() => t.account_id,
+        Ok(_) => return StatusCode::UNAUTHORIZED.into_response(),
+        Err(e) => return answer(Err(e)),
+    };
+    answer(load(&pool, account, id).await)
 }
 
 /// Resolves on SIGTERM, Ctrl-C or after `limit`, naming which.
