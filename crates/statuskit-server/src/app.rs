@@ -26,6 +26,7 @@ use statuskit::{ContractLayer, Problem};
 use tokio::sync::Notify;
 
 use crate::auth::login_limit::LoginLimiter;
+use crate::auth::token_cache::TokenCache;
 use crate::auth::{authenticate, token_endpoint, Caller};
 use crate::config::{RedisUnavailable, ServeConfig, Switch};
 use crate::faults::{self, Faults};
@@ -54,6 +55,8 @@ pub struct App<S> {
     pub faults: Option<Arc<Faults>>,
     /// Wakes the background worker when work is queued.
     pub work: Arc<Notify>,
+    /// Access tokens recently found valid.
+    pub tokens: Arc<TokenCache>,
 }
 
 impl<S: Clone> Clone for App<S> {
@@ -67,6 +70,7 @@ impl<S: Clone> Clone for App<S> {
             shedder: self.shedder.clone(),
             faults: self.faults.clone(),
             work: self.work.clone(),
+            tokens: self.tokens.clone(),
         }
     }
 }
@@ -87,6 +91,7 @@ impl<S> App<S> {
             limiter.as_ref().map(|l| Arc::new(LoginLimiter::new(l.clone(), config.login_attempts_per_minute.get())));
         let faults = config.fault_injection.then(|| Arc::new(Faults::default()));
         let shedder = Shedder::new(config.max_in_flight, SHED_RETRY_AFTER);
+        let token_cache_seconds = config.token_cache_seconds;
         Ok(App {
             store,
             config: Arc::new(config),
@@ -96,6 +101,7 @@ impl<S> App<S> {
             shedder,
             faults,
             work: Arc::new(Notify::new()),
+            tokens: Arc::new(TokenCache::new(Duration::from_secs(token_cache_seconds))),
         })
     }
 }

@@ -164,6 +164,10 @@ pub struct ServeConfig {
     /// Lifetime of refresh tokens, in seconds.
     #[arg(long, env = "STATUSKIT_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl: u64,
+    /// How long a valid access token is remembered without asking the database, in seconds (0:
+    /// never). A revocation on another instance takes up to this long to be seen here.
+    #[arg(long, env = "STATUSKIT_TOKEN_CACHE_SECONDS", default_value_t = 5)]
+    pub token_cache_seconds: u64,
     /// Password attempts allowed per minute, per username and per client IP.
     #[arg(long, env = "STATUSKIT_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = NonZeroU32::new(10).expect("10 > 0"))]
     pub login_attempts_per_minute: NonZeroU32,
@@ -234,6 +238,7 @@ impl ServeConfig {
             max_body_bytes: 64 * 1024,
             report_url: "/docs/errors#internal_server_error".into(),
             access_token_ttl: 3600,
+            token_cache_seconds: 5,
             refresh_token_ttl: 30 * 24 * 3600,
             login_attempts_per_minute: NonZeroU32::new(10).expect("10 > 0"),
             rate_limits: Switch::On,

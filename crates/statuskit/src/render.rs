@@ -100,18 +100,48 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         // Only what rendering needs, cheaply: Accept is parsed only if a problem is written.
-        let mut accept = HeaderMap::new();
-        for v in req.headers().get_all(ACCEPT) {
-            accept.append(ACCEPT, v.clone());
-        }
+        // Usually one Accept line: keep it without building a map; several are rare.
+        let mut lines = req.headers().get_all(ACCEPT).iter();
+        let accept = match (lines.next(), lines.next()) {
+            (None, _) => Accept::None,
+            (Some(one), None) => Accept::One(one.clone()),
+            (Some(_), Some(_)) => {
+                let mut map = HeaderMap::new();
+                for v in req.headers().get_all(ACCEPT) {
+                    map.append(ACCEPT, v.clone());
+                }
+                Accept::Many(map)
+            }
+        };
         let id = req.extensions().get::<RequestId>().cloned();
         ResponseFuture { inner: self.inner.call(req), ctx: Some(Ctx { accept, id, report: self.report.clone() }) }
     }
 }
 
 #[derive(Debug)]
+enum Accept {
+    None,
+    One(HeaderValue),
+    Many(HeaderMap),
+}
+
+impl Accept {
+    fn headers(self) -> HeaderMap {
+        match self {
+            Accept::None => HeaderMap::new(),
+            Accept::One(v) => {
+                let mut map = HeaderMap::with_capacity(1);
+                map.insert(ACCEPT, v);
+                map
+            }
+            Accept::Many(map) => map,
+        }
+    }
+}
+
+#[derive(Debug)]
 struct Ctx {
-    accept: HeaderMap,
+    accept: Accept,
     id: Option<RequestId>,
     report: Option<Arc<str>>,
 }
@@ -169,7 +199,7 @@ where
             }
         }
     };
-    let format = problem.format_for(problem_format(&ctx.accept));
+    let format = problem.format_for(problem_format(&ctx.accept.headers()));
     let id = ctx.id.unwrap_or_else(RequestId::generate);
     let body = problem.render(format, id.as_str(), ctx.report.as_deref());
     let (mut parts, _) = res.into_parts();

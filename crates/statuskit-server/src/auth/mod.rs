@@ -6,6 +6,7 @@ pub mod login_limit;
 pub mod oauth_error;
 pub mod scope;
 pub mod secrets;
+pub mod token_cache;
 pub mod token_endpoint;
 
 use std::marker::PhantomData;
@@ -82,8 +83,18 @@ pub async fn authenticate_parts<S: Store>(app: &App<S>, headers: &HeaderMap, uri
         );
     }
     let token = bearer.token(headers)?;
-    let Some(t) = app.store.find_token(&secrets::token_hash(&token)).await? else {
-        return Err(bearer.invalid_token("the access token is not valid"));
+    let hash = secrets::token_hash(&token);
+    let t = match app.tokens.get(&hash) {
+        Some(t) => t,
+        None => {
+            let Some(t) = app.store.find_token(&hash).await? else {
+                return Err(bearer.invalid_token("the access token is not valid"));
+            };
+            if t.kind == "access" && !t.revoked {
+                app.tokens.insert(hash, t.clone());
+            }
+            t
+        }
     };
     if t.kind != "access" {
         return Err(bearer.invalid_token("the access token is not valid"));

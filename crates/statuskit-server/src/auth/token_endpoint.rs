@@ -226,6 +226,7 @@ async fn issue<S: Store>(app: &App<S>, req: Request) -> Result<Issued, Refusal> 
             if !app.store.use_refresh(&hash).await? {
                 // A refresh token used twice was stolen or replayed: end the whole grant.
                 app.store.revoke_family(&old.family).await?;
+                app.tokens.clear();
                 return Err(OAuthError::invalid_grant(
                     "the refresh token was already used; every token of this grant is now revoked",
                 )
@@ -291,6 +292,7 @@ pub async fn revoke<S: Store>(State(app): State<App<S>>, req: Request) -> Respon
                 } else {
                     app.store.revoke_token(&hash).await?;
                 }
+                app.tokens.clear();
             }
         }
         Ok(())
