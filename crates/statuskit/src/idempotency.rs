@@ -75,7 +75,7 @@ const KEPT: [HeaderName; 5] = [CONTENT_TYPE, LOCATION, ETAG, LAST_MODIFIED, VARY
 impl StoredResponse {
     fn into_response(self) -> Response {
         let mut res = Response::new(Body::from(self.body));
-        *res.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *res.status_mut() = StatusCode::from_u16(self.status).unwrap_or(crate::status::INTERNAL_SERVER_ERROR.code);
         for (name, value) in self.headers {
             if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_bytes(&value)) {
                 res.headers_mut().append(n, v);
