@@ -43,8 +43,9 @@ use statuskit_server::auth::scope::Scopes;
 use statuskit_server::auth::secrets::{new_token, token_hash};
 use statuskit_server::config::ServeConfig;
 use statuskit_server::customers::model::{etag, CustomerView};
+use statuskit_server::operations::monitor_path;
 use statuskit_server::store::sqlite::SqliteStore;
-use statuskit_server::store::{AuthStore, Customer, CustomerData, CustomerStore, StoreError, Token};
+use statuskit_server::store::{AuthStore, Customer, CustomerData, CustomerStore, OperationStore, StoreError, Token};
 use tokio::net::TcpListener;
 
 use crate::ServeArgs;
@@ -59,6 +60,10 @@ const TOKEN_COLUMNS: &str = "hash, kind, client_id, user_id, account_id, scopes,
 const UNREACHABLE_LIMIT: u32 = 1_000_000_000;
 /// The account the seeded customer and the bench token belong to (created by the migrations).
 const ACCOUNT: i64 = 1;
+/// The user the second bench token acts for: `/v1/operations` answers only a user's own
+/// operations, and a client's own token has no user. No row is needed (tokens and operations
+/// refer to users by id only).
+const USER: i64 = 1_000_000;
 
 /// Runs `serve`: builds the runtime, then serves until SIGTERM, Ctrl-C or `--max-seconds`.
 pub(crate) fn run(args: ServeArgs) -> Result<(), BoxError> {
@@ -74,11 +79,16 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), BoxError> {
 async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let store = SqliteStore::open(&args.database).await?;
     let customer = seed(&store).await?;
-    let token = issue_token(&store).await?;
+    let token = issue_token(&store, None).await?;
+    let user_token = issue_token(&store, Some(USER)).await?;
+    let (done, running) = seed_operations(&store).await?;
 
     let mut config = ServeConfig::for_database(args.database.clone());
-    config.rate_limit_reads = UNREACHABLE_LIMIT;
+    config.rate_limit_reads = args.rate_limit_reads.unwrap_or(UNREACHABLE_LIMIT);
     config.rate_limit_writes = UNREACHABLE_LIMIT;
+    config.rate_limit_window_seconds = args.rate_limit_window_seconds;
+    config.max_in_flight = args.max_in_flight;
+    config.fault_injection = args.fault_injection;
     let full_app = router(App::new(store, config)?);
     let bare_app =
         Router::new().route("/v1/customers/{id}", get(bare_show)).with_state(bare_pool(&args.database).await?);
@@ -95,6 +105,9 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     println!("path /v1/customers/{}", customer.id);
     println!("etag {}", etag(&customer, Format::Json).to_header_value().to_str()?);
     println!("token {token}");
+    println!("user_token {user_token}");
+    println!("op_done {}", monitor_path(&done));
+    println!("op_running {}", monitor_path(&running));
     tracing::info!(id = customer.id, "serving the bare, bare_auth and full routers");
 
     // The full service is served as `statuskit serve` serves it, with the peer address.
@@ -124,15 +137,16 @@ async fn seed(store: &SqliteStore) -> Result<Customer, BoxError> {
 }
 
 /// A fresh access token with every scope, valid for a day, stored as the token endpoint stores
-/// one (only its hash). Inserted directly: the token endpoint is not what is measured.
-async fn issue_token(store: &SqliteStore) -> Result<String, BoxError> {
+/// one (only its hash), acting for `user` if given (as a password-grant token does). Inserted
+/// directly: the token endpoint is not what is measured.
+async fn issue_token(store: &SqliteStore, user: Option<i64>) -> Result<String, BoxError> {
     let token = new_token();
     store
         .insert_tokens(&[Token {
             hash: token_hash(&token),
             kind: "access".into(),
             client_id: "statuskit-bench".into(),
-            user_id: None,
+            user_id: user,
             account_id: ACCOUNT,
             scopes: Scopes::all().to_string(),
             family: new_token(),
@@ -142,6 +156,29 @@ async fn issue_token(store: &SqliteStore) -> Result<String, BoxError> {
         }])
         .await?;
     Ok(token)
+}
+
+/// Two avatar operations of [`USER`] for the monitor polls, made through the store as the
+/// upload handler and the worker make them: one succeeded (its monitor answers 303) and one left
+/// running (200 with `Retry-After`; no worker runs in this process, so it stays running). The
+/// succeeded one stores no images: the monitor does not read them. Returns their ids.
+async fn seed_operations(store: &SqliteStore) -> Result<(String, String), BoxError> {
+    let mut ids = Vec::new();
+    for finish in [true, false] {
+        let id = match store.queue_avatar(USER, "image/png", b"not read").await? {
+            Ok(op) => op.id,
+            Err(already) => already,
+        };
+        if let Some((op, _, _)) = store.claim().await? {
+            if finish {
+                store.succeed(&op, &[]).await?;
+            }
+        }
+        ids.push(id);
+    }
+    let running = ids.pop().ok_or("no running operation")?;
+    let done = ids.pop().ok_or("no finished operation")?;
+    Ok((done, running))
 }
 
 /// A pool over the same file with the options `SqliteStore::open` uses.
