@@ -143,13 +143,13 @@ pub fn v1_resources<S: Store>() -> Vec<(&'static str, Resource<App<S>>)> {
 
 /// Whose `Idempotency-Key`s these are: the authenticated caller's.
 fn idempotency_owner(req: &Request) -> Option<String> {
-    req.extensions().get::<Caller>().map(|c| format!("{}:{}", c.account_id, c.rate_key()))
+    req.extensions().get::<Arc<Caller>>().map(|c| format!("{}:{}", c.account_id, c.rate_key()))
 }
 
 /// Whom a request counts against: its client (after authentication), else its address.
 fn rate_key(req: &Request) -> Key {
-    if let Some(caller) = req.extensions().get::<Caller>() {
-        return caller.rate_key();
+    if let Some(caller) = req.extensions().get::<Arc<Caller>>() {
+        return caller.rate_key().clone();
     }
     match req.extensions().get::<ConnectInfo<SocketAddr>>() {
         Some(ConnectInfo(addr)) => Key::Ip(addr.ip()),

@@ -222,9 +222,12 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
-        let header = req.headers().get(IDEMPOTENCY_KEY).cloned();
-        let owner = (self.owner)(&req);
-        let (Some(header), Some(owner), true) = (header, owner, req.method() == Method::POST) else {
+        // Only a POST with a key pays for anything here (the owner is a formatted string).
+        let header = match req.headers().get(IDEMPOTENCY_KEY) {
+            Some(h) if req.method() == Method::POST => h.clone(),
+            _ => return Box::pin(inner.call(req)),
+        };
+        let Some(owner) = (self.owner)(&req) else {
             return Box::pin(inner.call(req));
         };
         let store = self.store.clone();

@@ -10,6 +10,7 @@ pub mod token_cache;
 pub mod token_endpoint;
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -43,6 +44,9 @@ pub struct Caller {
     pub client_id: String,
     /// Granted scopes.
     pub scopes: Scopes,
+    /// When the token expires, milliseconds since the Unix epoch.
+    pub expires_ms: i64,
+    rate_key: statuskit::rate_limit::Key,
 }
 
 /// The scope a route needs, as a type.
@@ -73,8 +77,13 @@ impl Need for AdminScope {
 }
 
 /// Checks the bearer token of a request: 400 for a malformed header (or a token in the query
-/// string), 401 when missing, unknown, expired or revoked.
-pub async fn authenticate_parts<S: Store>(app: &App<S>, headers: &HeaderMap, uri: &Uri) -> Result<Caller, Problem> {
+/// string), 401 when missing, unknown, expired or revoked. Valid tokens are remembered briefly
+/// ([`token_cache`]) as the caller they stand for.
+pub async fn authenticate_parts<S: Store>(
+    app: &App<S>,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Arc<Caller>, Problem> {
     let bearer = Bearer::new(REALM);
     let in_query = uri.query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token"));
     if in_query {
@@ -84,17 +93,14 @@ pub async fn authenticate_parts<S: Store>(app: &App<S>, headers: &HeaderMap, uri
     }
     let token = bearer.token(headers)?;
     let hash = secrets::token_hash(&token);
-    let t = match app.tokens.get(&hash) {
-        Some(t) => t,
-        None => {
-            let Some(t) = app.store.find_token(&hash).await? else {
-                return Err(bearer.invalid_token("the access token is not valid"));
-            };
-            if t.kind == "access" && !t.revoked {
-                app.tokens.insert(hash, t.clone());
-            }
-            t
+    if let Some(caller) = app.tokens.get(&hash) {
+        if caller.expires_ms <= now_ms() {
+            return Err(bearer.invalid_token("the access token expired"));
         }
+        return Ok(caller);
+    }
+    let Some(t) = app.store.find_token(&hash).await? else {
+        return Err(bearer.invalid_token("the access token is not valid"));
     };
     if t.kind != "access" {
         return Err(bearer.invalid_token("the access token is not valid"));
@@ -105,8 +111,9 @@ pub async fn authenticate_parts<S: Store>(app: &App<S>, headers: &HeaderMap, uri
     if t.expires_ms <= now_ms() {
         return Err(bearer.invalid_token("the access token expired"));
     }
-    let scopes = Scopes::parse(&t.scopes).unwrap_or_default();
-    Ok(Caller { account_id: t.account_id, user_id: t.user_id, client_id: t.client_id, scopes })
+    let caller = Arc::new(Caller::from_token(&t));
+    app.tokens.insert(hash, caller.clone());
+    Ok(caller)
 }
 
 /// Middleware: authenticates (401/400) and puts the [`Caller`] in the request's extensions, so
@@ -125,13 +132,13 @@ pub async fn authenticate<S: Store>(State(app): State<App<S>>, mut req: Request,
 /// An authenticated caller holding scope `N`: 403 `insufficient_scope` without `N`. Uses the
 /// [`Caller`] found by [`authenticate`], or authenticates itself where that middleware is absent.
 #[derive(Debug)]
-pub struct Auth<N: Need>(pub Caller, pub PhantomData<N>);
+pub struct Auth<N: Need>(pub Arc<Caller>, pub PhantomData<N>);
 
 impl<S: Store, N: Need> FromRequestParts<App<S>> for Auth<N> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, app: &App<S>) -> Result<Self, Problem> {
-        let caller = match parts.extensions.get::<Caller>() {
+        let caller = match parts.extensions.get::<Arc<Caller>>() {
             Some(c) => c.clone(),
             None => authenticate_parts(app, &parts.headers, &parts.uri).await?,
         };
@@ -143,12 +150,26 @@ impl<S: Store, N: Need> FromRequestParts<App<S>> for Auth<N> {
 }
 
 impl Caller {
-    /// Whom rate limits count: the client, and the user when the token acts for one (so one
-    /// user of a shared client cannot spend the others' quota).
-    pub fn rate_key(&self) -> statuskit::rate_limit::Key {
-        statuskit::rate_limit::Key::Client(match self.user_id {
-            Some(u) => format!("{}/{u}", self.client_id),
-            None => self.client_id.clone(),
-        })
+    /// The caller a valid token stands for.
+    pub fn from_token(t: &crate::store::Token) -> Self {
+        // Whom rate limits count: the client, and the user when the token acts for one (so one
+        // user of a shared client cannot spend the others' quota). Made once per token.
+        let rate_key = statuskit::rate_limit::Key::Client(match t.user_id {
+            Some(u) => format!("{}/{u}", t.client_id),
+            None => t.client_id.clone(),
+        });
+        Caller {
+            account_id: t.account_id,
+            user_id: t.user_id,
+            client_id: t.client_id.clone(),
+            scopes: Scopes::parse(&t.scopes).unwrap_or_default(),
+            expires_ms: t.expires_ms,
+            rate_key,
+        }
+    }
+
+    /// Whom rate limits count.
+    pub fn rate_key(&self) -> &statuskit::rate_limit::Key {
+        &self.rate_key
     }
 }

@@ -5,11 +5,12 @@
 //! revocation only when its entry expires: `--token-cache-seconds` (5 by default; 0 turns the cache
 //! off) bounds that delay.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
 
-use crate::store::Token;
+use super::Caller;
 
 /// Most tokens held.
 const CAPACITY: u64 = 100_000;
@@ -17,7 +18,7 @@ const CAPACITY: u64 = 100_000;
 /// Tokens by hash, each kept at most the configured time.
 #[derive(Debug)]
 pub struct TokenCache {
-    cache: Option<Cache<String, Token>>,
+    cache: Option<Cache<String, Arc<Caller>>>,
 }
 
 impl TokenCache {
@@ -27,15 +28,15 @@ impl TokenCache {
         TokenCache { cache }
     }
 
-    /// The cached token for `hash`.
-    pub fn get(&self, hash: &str) -> Option<Token> {
+    /// The caller a cached token stands for (shared: a hit clones a pointer).
+    pub fn get(&self, hash: &str) -> Option<Arc<Caller>> {
         self.cache.as_ref()?.get(hash)
     }
 
-    /// Remembers a token that was found valid.
-    pub fn insert(&self, hash: String, token: Token) {
+    /// Remembers the caller of a token that was found valid.
+    pub fn insert(&self, hash: String, caller: Arc<Caller>) {
         if let Some(c) = &self.cache {
-            c.insert(hash, token);
+            c.insert(hash, caller);
         }
     }
 

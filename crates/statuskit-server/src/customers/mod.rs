@@ -24,7 +24,7 @@ use statuskit::Problem;
 use crate::app::App;
 use crate::auth::{Auth, Read, Write};
 use crate::store::{Customer, Store, StoreError};
-use model::{customer_path, validators, CustomerInput, CustomerView, Link, PageLinks, PageView};
+use model::{customer_path, read_validators, validators, CustomerInput, CustomerView, Link, PageLinks, PageView};
 
 /// Default and largest page size.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -129,7 +129,7 @@ pub async fn show<S: Store>(
     pre: Preconditions,
 ) -> Result<Response, Problem> {
     let c = app.store.get(caller.account_id, checked_id(id)?).await?.ok_or_else(|| not_found(id))?;
-    let v = validators(&c, format);
+    let v = read_validators(&c, format);
     if let Err(outcome) = pre.evaluate(&Method::GET, Some(&v)) {
         return Ok(outcome.into_response());
     }

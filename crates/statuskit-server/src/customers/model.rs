@@ -146,7 +146,14 @@ pub fn etag(c: &Customer, format: Format) -> EntityTag {
     EntityTag::strong(&format!("{:x}-{}.{ext}", c.created_ms, c.version)).expect("hex, digits and dots are etagc")
 }
 
-/// The validators of `c` with `format` selected.
+/// The validators a read needs: the selected representation's tag only (`If-None-Match` on a GET
+/// compares against it alone).
+pub fn read_validators(c: &Customer, format: Format) -> Validators {
+    Validators::new(etag(c, format)).last_modified(UNIX_EPOCH + Duration::from_millis(c.updated_ms.max(0) as u64))
+}
+
+/// The validators of `c` with `format` selected, and the other representation's tag as an
+/// alternate (a write's `If-Match` accepts either).
 pub fn validators(c: &Customer, format: Format) -> Validators {
     let other = match format {
         Format::Json => Format::Xml,
