@@ -20,8 +20,8 @@
 //! for every router alike. Each router has its own pool (4 connections, as the store's) over the
 //! same file.
 //!
-//! The tracing subscriber is the one `statuskit serve` installs (`RUST_LOG`, default `info`,
-//! fmt to stderr), because the full stack opens an `info` span per request and its cost is part
+//! The tracing subscriber is the one `statuskit serve` installs (`statuskit_server::logging`:
+//! `RUST_LOG`, default `info`, plain text to stderr when it is not a terminal), because the full stack opens an `info` span per request and its cost is part
 //! of what production pays. `RUST_LOG=off` measures the stack without it.
 
 use std::future::IntoFuture;
@@ -67,10 +67,7 @@ const USER: i64 = 1_000_000;
 
 /// Runs `serve`: builds the runtime, then serves until SIGTERM, Ctrl-C or `--max-seconds`.
 pub(crate) fn run(args: ServeArgs) -> Result<(), BoxError> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    statuskit_server::logging::init();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(args.workers.max(1)).enable_all().build()?;
     runtime.block_on(serve(args))

@@ -5,10 +5,7 @@ use statuskit_server::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    statuskit_server::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(config) => statuskit_server::serve::run(config).await,
