@@ -37,6 +37,7 @@ use tokio::time::Timeout;
 use tower::{Layer, Service};
 
 use crate::problem::Problem;
+use crate::request_id::RequestId;
 
 /// Layer that applies [`Deadline`].
 #[derive(Debug, Clone, Copy)]
@@ -116,7 +117,12 @@ where
         match std::task::ready!(this.inner.poll(cx)) {
             Ok(result) => Poll::Ready(result),
             Err(_elapsed) => {
-                tracing::warn!(deadline_ms = this.after.as_millis() as u64, "request passed its deadline");
+                let request_id = crate::request_id::current();
+                tracing::warn!(
+                    request_id = request_id.as_ref().map(RequestId::as_str),
+                    deadline_ms = this.after.as_millis() as u64,
+                    "request passed its deadline"
+                );
                 Poll::Ready(Ok(Problem::gateway_timeout(format!(
                     "the backend did not answer within {} ms; the request was abandoned, retry later",
                     this.after.as_millis()

@@ -102,7 +102,7 @@ impl EntityTag {
         out.push(b'"');
         out.extend_from_slice(&self.opaque);
         out.push(b'"');
-        HeaderValue::from_bytes(&out).expect("etagc bytes are valid header value bytes")
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).expect("etagc bytes are valid header value bytes")
     }
 }
 

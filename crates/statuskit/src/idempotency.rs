@@ -28,6 +28,7 @@ use tower::{Layer, Service};
 
 use crate::header::{CONTENT_TYPE, ETAG, IDEMPOTENCY_KEY, LAST_MODIFIED, LOCATION, VARY};
 use crate::problem::Problem;
+use crate::request_id::RequestId;
 use crate::validate::FieldErrors;
 
 /// Longest key accepted.
@@ -263,7 +264,9 @@ where
             let res = inner.call(Request::from_parts(parts, Body::from(bytes))).await?;
             if res.status().is_server_error() {
                 if let Err(e) = store.abandon(&owner, &key).await {
-                    tracing::error!(error = %e, "idempotency store: could not release a key");
+                    let request_id = crate::request_id::current();
+                    let request_id = request_id.as_ref().map(RequestId::as_str);
+                    tracing::error!(request_id, error = %e, "idempotency store: could not release a key");
                 }
                 return Ok(res);
             }

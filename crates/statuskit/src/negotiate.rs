@@ -134,7 +134,16 @@ impl Accept {
     /// Reads `Accept` from request headers: `Ok(None)` when absent or empty (anything is
     /// acceptable).
     pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, InvalidAccept> {
-        let accept = Self::parse_lines(headers.get_all(ACCEPT).iter().map(|v| v.as_bytes()))?;
+        let lines = headers.get_all(ACCEPT);
+        let mut iter = lines.iter();
+        // `Accept: */*` alone (what curl and most libraries send) accepts anything, as no Accept
+        // does: answered without parsing or allocating.
+        if let (Some(only), None) = (iter.next(), iter.next()) {
+            if only.as_bytes().trim_ascii() == b"*/*" {
+                return Ok(None);
+            }
+        }
+        let accept = Self::parse_lines(lines.iter().map(|v| v.as_bytes()))?;
         Ok((!accept.0.is_empty()).then_some(accept))
     }
 

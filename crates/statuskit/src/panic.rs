@@ -1,5 +1,5 @@
 //! A panic in a handler answers 500 as a problem with the request id; the panic message is
-//! logged (inside the request's span, so with its id) and never sent.
+//! logged with the request id and never sent.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 
 use crate::problem::Problem;
+use crate::request_id::{self, RequestId};
 
 /// Turns a caught panic into the 500 problem.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,7 +39,8 @@ impl ResponseForPanic for PanicToProblem {
             .copied()
             .or_else(|| err.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(a panic payload that is not a string)");
-        tracing::error!(panic = message, "handler panicked");
+        let request_id = request_id::current();
+        tracing::error!(request_id = request_id.as_ref().map(RequestId::as_str), panic = message, "handler panicked");
         Problem::internal().into_response()
     }
 }

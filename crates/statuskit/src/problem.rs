@@ -39,6 +39,7 @@ use crate::challenge::Challenge;
 use crate::etag::EntityTag;
 use crate::header::{ALLOW, ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
 use crate::methods::Allow;
+use crate::request_id::RequestId;
 use crate::retry_after::RetryAfter;
 use crate::status::{self, Status};
 use crate::validate::FieldErrors;
@@ -200,10 +201,12 @@ impl Problem {
         Self::new(&status::REQUEST_HEADER_FIELDS_TOO_LARGE, "the request's header section is too large")
     }
 
-    /// 500: `cause` is logged (with the request id, by the caller's span) and never sent; the
-    /// body only says that something broke and where to report it.
+    /// 500: `cause` is logged (with the id of the request being served, see
+    /// [`request_id::current`](crate::request_id::current)) and never sent; the body only says
+    /// that something broke and where to report it.
     pub fn internal_server_error(cause: impl fmt::Display) -> Self {
-        tracing::error!(%cause, "internal server error");
+        let request_id = crate::request_id::current();
+        tracing::error!(request_id = request_id.as_ref().map(RequestId::as_str), %cause, "internal server error");
         Self::internal()
     }
 

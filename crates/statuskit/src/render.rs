@@ -193,7 +193,8 @@ where
             match Status::lookup(code) {
                 Some(status) => Problem::for_bare_status(status),
                 None => {
-                    tracing::warn!(%code, "a status outside the catalog was answered");
+                    let request_id = ctx.id.as_ref().map(RequestId::as_str);
+                    tracing::warn!(request_id, %code, "a status outside the catalog was answered");
                     return res.map(Body::new);
                 }
             }

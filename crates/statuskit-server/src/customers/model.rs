@@ -143,7 +143,27 @@ pub fn etag(c: &Customer, format: Format) -> EntityTag {
         Format::Json => "json",
         Format::Xml => "xml",
     };
-    EntityTag::strong(&format!("{:x}-{}.{ext}", c.created_ms, c.version)).expect("hex, digits and dots are etagc")
+    // `<created_ms in hex>-<version>.<ext>`, assembled without `format!` (every read makes one;
+    // `format!` was about 1 700 instructions of a GET's 100 000 in callgrind). No crate writes hex
+    // integers into a buffer the way `itoa` writes decimal ones, hence the loop.
+    let mut opaque = [0u8; 40];
+    let mut at = opaque.len();
+    let mut rest = c.created_ms as u64;
+    loop {
+        at -= 1;
+        opaque[at] = b"0123456789abcdef"[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut tag = Vec::with_capacity(40);
+    tag.extend_from_slice(&opaque[at..]);
+    tag.push(b'-');
+    tag.extend_from_slice(itoa::Buffer::new().format(c.version).as_bytes());
+    tag.push(b'.');
+    tag.extend_from_slice(ext.as_bytes());
+    EntityTag::strong(std::str::from_utf8(&tag).expect("ASCII")).expect("hex, digits and dots are etagc")
 }
 
 /// The validators a read needs: the selected representation's tag only (`If-None-Match` on a GET

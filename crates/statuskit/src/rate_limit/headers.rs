@@ -54,7 +54,14 @@ pub fn policy_value(policy: &Policy) -> HeaderValue {
 
 /// `RateLimit` after a decision: `"name";r=REMAINING;t=SECONDS`.
 pub fn limit_value(policy: &Policy, d: &Decision) -> HeaderValue {
-    HeaderValue::try_from(format!("{};r={};t={}", sf_string(policy.name()), d.remaining, ceil_secs(d.reset)))
+    // Written piece by piece with `itoa`, not `format!`: this runs on every limited response, and
+    // `format!` cost about 1 800 instructions of it (callgrind), this about a fifth of that.
+    let mut value = sf_string(policy.name()).into_bytes();
+    let (mut r, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
+    for part in [&b";r="[..], r.format(d.remaining).as_bytes(), b";t=", t.format(ceil_secs(d.reset)).as_bytes()] {
+        value.extend_from_slice(part);
+    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
         .expect("an sf-string and integers are a valid header value")
 }
 

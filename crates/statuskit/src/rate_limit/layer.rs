@@ -15,6 +15,7 @@ use super::headers::{ceil_secs, limit_value, policy_value};
 use super::{Decision, Key, Limiter, OnBackendError, Policy};
 use crate::header::{RATELIMIT, RATELIMIT_POLICY};
 use crate::problem::Problem;
+use crate::request_id::{self, RequestId};
 use crate::retry_after::RetryAfter;
 
 /// How a request is keyed: by the authenticated client when there is one, else by address.
@@ -151,11 +152,15 @@ where
                 Ok(d) => Ok(too_many_requests(policy, policy_header.clone(), &d).into_response()),
                 Err(e) => match shared.on_error {
                     OnBackendError::Allow => {
-                        tracing::warn!(error = %e, "rate limit store unavailable; request allowed unlimited");
+                        let request_id = request_id::current();
+                        let request_id = request_id.as_ref().map(RequestId::as_str);
+                        tracing::warn!(request_id, error = %e, "rate limit store unavailable; request allowed unlimited");
                         inner.call(req).await
                     }
                     OnBackendError::Deny => {
-                        tracing::warn!(error = %e, "rate limit store unavailable; request refused");
+                        let request_id = request_id::current();
+                        let request_id = request_id.as_ref().map(RequestId::as_str);
+                        tracing::warn!(request_id, error = %e, "rate limit store unavailable; request refused");
                         Ok(Problem::service_unavailable(
                             RetryAfter::seconds(1),
                             "the rate limiter cannot reach its store; retry shortly",
