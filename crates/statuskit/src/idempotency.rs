@@ -22,6 +22,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
@@ -213,27 +214,30 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    /// Boxed: the request and response bodies are buffered around the inner call.
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    /// The inner service's own future when there is nothing to do (not a POST, no key, no
+    /// owner); otherwise boxed, as the request and response bodies are buffered around the inner
+    /// call.
+    type Future = Either<S::Future, Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
-        // Only a POST with a key pays for anything here (the owner is a formatted string).
+        // Only a POST with a key pays for anything here (the owner is a formatted string); the
+        // rest go straight through, without a clone of the inner service or a box.
         let header = match req.headers().get(IDEMPOTENCY_KEY) {
             Some(h) if req.method() == Method::POST => h.clone(),
-            _ => return Box::pin(inner.call(req)),
+            _ => return Either::Left(self.inner.call(req)),
         };
         let Some(owner) = (self.owner)(&req) else {
-            return Box::pin(inner.call(req));
+            return Either::Left(self.inner.call(req));
         };
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
         let store = self.store.clone();
         let (ttl, limit) = (self.ttl, self.body_limit);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let key = match parse_key(header.as_bytes()) {
                 Ok(k) => k,
                 Err(p) => return Ok(p.into_response()),
@@ -286,7 +290,7 @@ where
                 return Ok(store_failed(e));
             }
             Ok(Response::from_parts(parts, Body::from(body)))
-        })
+        }))
     }
 }
 

@@ -46,6 +46,11 @@ impl Location {
     }
 }
 
+/// Room for the fields a representation usually ends up with (type, length, `Vary`, validators,
+/// `Location`, and what the layers add: request id, rate-limit fields): one allocation instead of
+/// the map growing and rehashing twice on the way out.
+const HEADERS_CAPACITY: usize = 16;
+
 /// A resource or collection rendered in the negotiated format, with `Vary: Accept`.
 #[derive(Debug, Clone)]
 pub struct Representation {
@@ -73,13 +78,13 @@ impl Representation {
                 return Err(Problem::not_acceptable(&[crate::header::mime::JSON]));
             }
         };
-        Ok(Representation { format: Some(format), body, headers: HeaderMap::new() })
+        Ok(Representation { format: Some(format), body, headers: HeaderMap::with_capacity(HEADERS_CAPACITY) })
     }
 
     /// Bytes as they are (an image, say) with their media type; no `Vary: Accept` unless the
     /// caller negotiated (add it with [`Representation::header`]).
     pub fn raw(content_type: HeaderValue, body: Vec<u8>) -> Self {
-        let mut headers = HeaderMap::new();
+        let mut headers = HeaderMap::with_capacity(HEADERS_CAPACITY);
         headers.insert(CONTENT_TYPE, content_type);
         Representation { format: None, body, headers }
     }

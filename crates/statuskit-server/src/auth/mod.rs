@@ -9,17 +9,20 @@ pub mod secrets;
 pub mod token_cache;
 pub mod token_endpoint;
 
+use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::middleware::Next;
+use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{ready, BoxFuture, Either, Ready};
 use http::request::Parts;
 use http::{HeaderMap, Uri};
 use statuskit::auth::Bearer;
 use statuskit::Problem;
+use tower::{Layer, Service};
 
 use crate::app::App;
 use crate::store::Store;
@@ -84,6 +87,22 @@ pub async fn authenticate_parts<S: Store>(
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Result<Arc<Caller>, Problem> {
+    match check_cached(app, headers, uri)? {
+        Checked::Known(caller) => Ok(caller),
+        Checked::Unknown(hash) => look_up(app, hash).await,
+    }
+}
+
+/// What can be told about a request's token without the store.
+enum Checked {
+    /// The token's caller, from the cache.
+    Known(Arc<Caller>),
+    /// Well formed, not in the cache: the store must be asked (the token's hash).
+    Unknown(String),
+}
+
+/// The part of [`authenticate_parts`] that needs no waiting: the header's form and the cache.
+fn check_cached<S: Store>(app: &App<S>, headers: &HeaderMap, uri: &Uri) -> Result<Checked, Problem> {
     let bearer = Bearer::new(REALM);
     let in_query = uri.query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token"));
     if in_query {
@@ -93,12 +112,16 @@ pub async fn authenticate_parts<S: Store>(
     }
     let token = bearer.token(headers)?;
     let hash = secrets::token_hash(&token);
-    if let Some(caller) = app.tokens.get(&hash) {
-        if caller.expires_ms <= now_ms() {
-            return Err(bearer.invalid_token("the access token expired"));
-        }
-        return Ok(caller);
+    match app.tokens.get(&hash) {
+        Some(caller) if caller.expires_ms <= now_ms() => Err(bearer.invalid_token("the access token expired")),
+        Some(caller) => Ok(Checked::Known(caller)),
+        None => Ok(Checked::Unknown(hash)),
     }
+}
+
+/// The part of [`authenticate_parts`] that asks the store, and caches what it finds valid.
+async fn look_up<S: Store>(app: &App<S>, hash: String) -> Result<Arc<Caller>, Problem> {
+    let bearer = Bearer::new(REALM);
     let Some(t) = app.store.find_token(&hash).await? else {
         return Err(bearer.invalid_token("the access token is not valid"));
     };
@@ -116,21 +139,98 @@ pub async fn authenticate_parts<S: Store>(
     Ok(caller)
 }
 
-/// Middleware: authenticates (401/400) and puts the [`Caller`] in the request's extensions, so
-/// the rate limit after it can key by client, and [`Auth`] after that checks the scope (403).
-/// The contract's order: 401, then 429, then 403.
-pub async fn authenticate<S: Store>(State(app): State<App<S>>, mut req: Request, next: Next) -> Response {
-    match authenticate_parts(&app, req.headers(), req.uri()).await {
-        Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            next.run(req).await
+/// Layer of [`Authenticate`]: authenticates (401/400) and puts the [`Caller`] in the request's
+/// extensions, so the rate limit after it can key by client, and [`Auth`] after that checks the
+/// scope (403). The contract's order: 401, then 429, then 403.
+#[derive(Debug)]
+pub struct AuthenticateLayer<S: Store> {
+    app: App<S>,
+}
+
+impl<S: Store> AuthenticateLayer<S> {
+    /// Authenticates against `app`'s token cache and store.
+    pub fn new(app: App<S>) -> Self {
+        AuthenticateLayer { app }
+    }
+}
+
+impl<S: Store> Clone for AuthenticateLayer<S> {
+    fn clone(&self) -> Self {
+        AuthenticateLayer { app: self.app.clone() }
+    }
+}
+
+impl<S: Store, I> Layer<I> for AuthenticateLayer<S> {
+    type Service = Authenticate<S, I>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        Authenticate { app: self.app.clone(), inner }
+    }
+}
+
+/// The middleware of [`AuthenticateLayer`].
+///
+/// A tower service rather than `axum::middleware::from_fn`, so that a token found in the cache
+/// (nearly every request) costs neither a boxed future nor a boxed clone of everything inside:
+/// the inner service is called at once and its future returned as it is. Only a token that must
+/// be looked up in the store takes the boxed path.
+#[derive(Debug)]
+pub struct Authenticate<S: Store, I> {
+    app: App<S>,
+    inner: I,
+}
+
+impl<S: Store, I: Clone> Clone for Authenticate<S, I> {
+    fn clone(&self) -> Self {
+        Authenticate { app: self.app.clone(), inner: self.inner.clone() }
+    }
+}
+
+/// The future of [`Authenticate`]: the inner service's, a refusal, or the store lookup.
+pub type AuthenticateFuture<F> =
+    Either<F, Either<Ready<Result<Response, Infallible>>, BoxFuture<'static, Result<Response, Infallible>>>>;
+
+impl<S, I> Service<Request> for Authenticate<S, I>
+where
+    S: Store,
+    I: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    I::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = AuthenticateFuture<I::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        match check_cached(&self.app, req.headers(), req.uri()) {
+            Ok(Checked::Known(caller)) => {
+                req.extensions_mut().insert(caller);
+                Either::Left(self.inner.call(req))
+            }
+            Err(problem) => Either::Right(Either::Left(ready(Ok(problem.into_response())))),
+            Ok(Checked::Unknown(hash)) => {
+                let app = self.app.clone();
+                let ready_inner = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, ready_inner);
+                Either::Right(Either::Right(Box::pin(async move {
+                    match look_up(&app, hash).await {
+                        Ok(caller) => {
+                            req.extensions_mut().insert(caller);
+                            inner.call(req).await
+                        }
+                        Err(problem) => Ok(problem.into_response()),
+                    }
+                })))
+            }
         }
-        Err(problem) => problem.into_response(),
     }
 }
 
 /// An authenticated caller holding scope `N`: 403 `insufficient_scope` without `N`. Uses the
-/// [`Caller`] found by [`authenticate`], or authenticates itself where that middleware is absent.
+/// [`Caller`] found by [`Authenticate`], or authenticates itself where that middleware is absent.
 #[derive(Debug)]
 pub struct Auth<N: Need>(pub Arc<Caller>, pub PhantomData<N>);
 

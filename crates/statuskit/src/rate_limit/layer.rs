@@ -9,10 +9,11 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, Request};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::headers::{ceil_secs, limit_value, policy_value};
-use super::{Decision, Key, Limiter, OnBackendError, Policy};
+use super::{BackendError, Decision, Key, Limiter, OnBackendError, Policy};
 use crate::header::{RATELIMIT, RATELIMIT_POLICY};
 use crate::problem::Problem;
 use crate::request_id::{self, RequestId};
@@ -116,9 +117,88 @@ pub fn too_many_requests(policy: &Policy, policy_header: HeaderValue, d: &Decisi
     .extension("violated-policies", serde_json::json!([policy.name()]))
 }
 
-/// Response future of [`RateLimit`]. Boxed: the decision may wait on Redis before the inner
-/// service is called, and the 429 path never calls it.
-pub type ResponseFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+pin_project! {
+    /// Response future of [`RateLimit`].
+    ///
+    /// The in-memory limiter decides at once, in `call`, so an admitted request's future is the
+    /// inner service's own, with the two fields to add kept beside it, and a refused one is
+    /// ready. Only the Redis limiter, which must be awaited before the inner service may be
+    /// called, needs a boxed future (and a clone of the inner service to move into it).
+    pub struct ResponseFuture<F, E> {
+        #[pin]
+        state: State<F, E>,
+    }
+}
+
+pin_project! {
+    #[project = Projected]
+    enum State<F, E> {
+        // Admitted: the inner future, then `RateLimit-Policy` and `RateLimit`.
+        Admitted { #[pin] inner: F, fields: Option<(HeaderValue, HeaderValue)> },
+        // Answered without the inner service (429).
+        Answered { response: Option<Response> },
+        // Decided by a store that had to be awaited.
+        Deferred { future: Pin<Box<dyn Future<Output = Result<Response, E>> + Send>> },
+    }
+}
+
+impl<F, E> std::fmt::Debug for ResponseFuture<F, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            State::Admitted { .. } => "admitted",
+            State::Answered { .. } => "answered",
+            State::Deferred { .. } => "deferred",
+        };
+        f.debug_struct("ResponseFuture").field("state", &state).finish()
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F, E>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            Projected::Admitted { inner, fields } => {
+                let mut res = std::task::ready!(inner.poll(cx))?;
+                if let Some((policy, limit)) = fields.take() {
+                    add_fields(&mut res, policy, limit);
+                }
+                Poll::Ready(Ok(res))
+            }
+            Projected::Answered { response } => Poll::Ready(Ok(response.take().expect("polled after completion"))),
+            Projected::Deferred { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+fn add_fields(res: &mut Response, policy: HeaderValue, limit: HeaderValue) {
+    res.headers_mut().insert(RATELIMIT_POLICY, policy);
+    res.headers_mut().insert(RATELIMIT, limit);
+}
+
+fn store_unavailable(on_error: OnBackendError, e: &BackendError) -> Option<Response> {
+    let request_id = request_id::current();
+    let request_id = request_id.as_ref().map(RequestId::as_str);
+    match on_error {
+        OnBackendError::Allow => {
+            tracing::warn!(request_id, error = %e, "rate limit store unavailable; request allowed unlimited");
+            None
+        }
+        OnBackendError::Deny => {
+            tracing::warn!(request_id, error = %e, "rate limit store unavailable; request refused");
+            Some(
+                Problem::service_unavailable(
+                    RetryAfter::seconds(1),
+                    "the rate limiter cannot reach its store; retry shortly",
+                )
+                .into_response(),
+            )
+        }
+    }
+}
 
 impl<S> Service<Request<Body>> for RateLimit<S>
 where
@@ -128,47 +208,48 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Error>;
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let shared = &*self.shared;
+        let (policy, policy_header) = if reads { &shared.read } else { &shared.write };
+        let key = (shared.key)(&req);
+        #[cfg_attr(not(feature = "redis"), allow(irrefutable_let_patterns))]
+        if let Limiter::Memory(memory) = &*shared.limiter {
+            let d = memory.check(policy, &key);
+            return if d.allowed {
+                let fields = Some((policy_header.clone(), limit_value(policy, &d)));
+                ResponseFuture { state: State::Admitted { inner: self.inner.call(req), fields } }
+            } else {
+                let response = too_many_requests(policy, policy_header.clone(), &d).into_response();
+                ResponseFuture { state: State::Answered { response: Some(response) } }
+            };
+        }
         let shared = self.shared.clone();
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
-        Box::pin(async move {
-            let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-            let (policy, policy_header) = if reads { &shared.read } else { &shared.write };
-            let key = (shared.key)(&req);
-            match shared.limiter.check(policy, &key).await {
-                Ok(d) if d.allowed => {
-                    let mut res = inner.call(req).await?;
-                    res.headers_mut().insert(RATELIMIT_POLICY, policy_header.clone());
-                    res.headers_mut().insert(RATELIMIT, limit_value(policy, &d));
-                    Ok(res)
+        let state = State::Deferred {
+            future: Box::pin(async move {
+                let (policy, policy_header) = if reads { &shared.read } else { &shared.write };
+                match shared.limiter.check(policy, &key).await {
+                    Ok(d) if d.allowed => {
+                        let mut res = inner.call(req).await?;
+                        add_fields(&mut res, policy_header.clone(), limit_value(policy, &d));
+                        Ok(res)
+                    }
+                    Ok(d) => Ok(too_many_requests(policy, policy_header.clone(), &d).into_response()),
+                    Err(e) => match store_unavailable(shared.on_error, &e) {
+                        None => inner.call(req).await,
+                        Some(refusal) => Ok(refusal),
+                    },
                 }
-                Ok(d) => Ok(too_many_requests(policy, policy_header.clone(), &d).into_response()),
-                Err(e) => match shared.on_error {
-                    OnBackendError::Allow => {
-                        let request_id = request_id::current();
-                        let request_id = request_id.as_ref().map(RequestId::as_str);
-                        tracing::warn!(request_id, error = %e, "rate limit store unavailable; request allowed unlimited");
-                        inner.call(req).await
-                    }
-                    OnBackendError::Deny => {
-                        let request_id = request_id::current();
-                        let request_id = request_id.as_ref().map(RequestId::as_str);
-                        tracing::warn!(request_id, error = %e, "rate limit store unavailable; request refused");
-                        Ok(Problem::service_unavailable(
-                            RetryAfter::seconds(1),
-                            "the rate limiter cannot reach its store; retry shortly",
-                        )
-                        .into_response())
-                    }
-                },
-            }
-        })
+            }),
+        };
+        ResponseFuture { state }
     }
 }
