@@ -30,11 +30,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Json, Router, ServiceExt};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use statuskit::negotiate::Format;
 use statuskit_server::app::{router, App};
@@ -108,7 +108,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     tracing::info!(id = customer.id, "serving the bare, bare_auth and full routers");
 
     // The full service is served as `statuskit serve` serves it, with the peer address.
-    let full_service = full_app.into_make_service_with_connect_info::<SocketAddr>();
+    let full_service = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(full_app);
     tokio::select! {
         r = axum::serve(bare, bare_app).into_future() => r?,
         r = axum::serve(bare_auth, bare_auth_app).into_future() => r?,

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::Request;
+use axum::ServiceExt;
 use tokio::net::TcpListener;
 
 use crate::app::{router, App};
@@ -65,7 +67,7 @@ pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> 
         eprintln!("statuskit: get a token with: curl -s -u <client>:<secret> -d grant_type=password -d username=<user> -d password=<password> http://{addr}/oauth/token");
     }
     tracing::info!(%addr, "serving");
-    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    let service = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(router(app));
     axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }
