@@ -27,6 +27,7 @@ use tower::{Layer, Service};
 use crate::app::App;
 use crate::store::Store;
 use scope::{Scope, Scopes};
+use secrets::TokenDigest;
 
 /// The realm of every challenge.
 pub const REALM: &str = "statuskit";
@@ -89,7 +90,7 @@ pub async fn authenticate_parts<S: Store>(
 ) -> Result<Arc<Caller>, Problem> {
     match check_cached(app, headers, uri)? {
         Checked::Known(caller) => Ok(caller),
-        Checked::Unknown(hash) => look_up(app, hash).await,
+        Checked::Unknown(digest) => look_up(app, digest).await,
     }
 }
 
@@ -97,8 +98,8 @@ pub async fn authenticate_parts<S: Store>(
 enum Checked {
     /// The token's caller, from the cache.
     Known(Arc<Caller>),
-    /// Well formed, not in the cache: the store must be asked (the token's hash).
-    Unknown(String),
+    /// Well formed, not in the cache: the store must be asked (the token's SHA-256).
+    Unknown(TokenDigest),
 }
 
 /// The part of [`authenticate_parts`] that needs no waiting: the header's form and the cache.
@@ -111,18 +112,18 @@ fn check_cached<S: Store>(app: &App<S>, headers: &HeaderMap, uri: &Uri) -> Resul
         );
     }
     let token = bearer.token(headers)?;
-    let hash = secrets::token_hash(&token);
-    match app.tokens.get(&hash) {
+    let digest = secrets::token_digest(&token);
+    match app.tokens.get(&digest) {
         Some(caller) if caller.expires_ms <= now_ms() => Err(bearer.invalid_token("the access token expired")),
         Some(caller) => Ok(Checked::Known(caller)),
-        None => Ok(Checked::Unknown(hash)),
+        None => Ok(Checked::Unknown(digest)),
     }
 }
 
 /// The part of [`authenticate_parts`] that asks the store, and caches what it finds valid.
-async fn look_up<S: Store>(app: &App<S>, hash: String) -> Result<Arc<Caller>, Problem> {
+async fn look_up<S: Store>(app: &App<S>, digest: TokenDigest) -> Result<Arc<Caller>, Problem> {
     let bearer = Bearer::new(REALM);
-    let Some(t) = app.store.find_token(&hash).await? else {
+    let Some(t) = app.store.find_token(&secrets::digest_hex(&digest)).await? else {
         return Err(bearer.invalid_token("the access token is not valid"));
     };
     if t.kind != "access" {
@@ -135,7 +136,7 @@ async fn look_up<S: Store>(app: &App<S>, hash: String) -> Result<Arc<Caller>, Pr
         return Err(bearer.invalid_token("the access token expired"));
     }
     let caller = Arc::new(Caller::from_token(&t));
-    app.tokens.insert(hash, caller.clone());
+    app.tokens.insert(digest, caller.clone());
     Ok(caller)
 }
 
@@ -211,12 +212,12 @@ where
                 Either::Left(self.inner.call(req))
             }
             Err(problem) => Either::Right(Either::Left(ready(Ok(problem.into_response())))),
-            Ok(Checked::Unknown(hash)) => {
+            Ok(Checked::Unknown(digest)) => {
                 let app = self.app.clone();
                 let ready_inner = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, ready_inner);
                 Either::Right(Either::Right(Box::pin(async move {
-                    match look_up(&app, hash).await {
+                    match look_up(&app, digest).await {
                         Ok(caller) => {
                             req.extensions_mut().insert(caller);
                             inner.call(req).await

@@ -45,10 +45,23 @@ pub fn new_token() -> String {
 /// What is stored of a token: its SHA-256, hex. Tokens carry 256 bits of entropy, so a fast hash
 /// is enough (no dictionary to attack).
 pub fn token_hash(token: &str) -> String {
+    digest_hex(&token_digest(token))
+}
+
+/// The SHA-256 of a token, as bytes: what the token cache is keyed by (no hex to write, and half
+/// the bytes to hash on every lookup).
+pub fn token_digest(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A token's SHA-256.
+pub type TokenDigest = [u8; 32];
+
+/// `digest` as [`token_hash`] writes it: lower-case hex.
+pub fn digest_hex(digest: &TokenDigest) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(token.as_bytes());
     let mut out = String::with_capacity(64);
-    for b in digest {
+    for &b in digest {
         out.push(HEX[usize::from(b >> 4)] as char);
         out.push(HEX[usize::from(b & 0xf)] as char);
     }

@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use super::secrets::TokenDigest;
 use super::Caller;
 
 /// Most tokens held.
 const CAPACITY: u64 = 100_000;
 
-/// Tokens by hash, each kept at most the configured time.
+/// Tokens by their SHA-256, each kept at most the configured time.
 #[derive(Debug)]
 pub struct TokenCache {
-    cache: Option<Cache<String, Arc<Caller>>>,
+    cache: Option<Cache<TokenDigest, Arc<Caller>>>,
 }
 
 impl TokenCache {
@@ -29,14 +30,14 @@ impl TokenCache {
     }
 
     /// The caller a cached token stands for (shared: a hit clones a pointer).
-    pub fn get(&self, hash: &str) -> Option<Arc<Caller>> {
-        self.cache.as_ref()?.get(hash)
+    pub fn get(&self, digest: &TokenDigest) -> Option<Arc<Caller>> {
+        self.cache.as_ref()?.get(digest)
     }
 
     /// Remembers the caller of a token that was found valid.
-    pub fn insert(&self, hash: String, caller: Arc<Caller>) {
+    pub fn insert(&self, digest: TokenDigest, caller: Arc<Caller>) {
         if let Some(c) = &self.cache {
-            c.insert(hash, caller);
+            c.insert(digest, caller);
         }
     }
 
