@@ -94,6 +94,10 @@ big=$(mktemp); head -c 70000 /dev/zero | tr '\0' x > "$big"
 step 413 -H "$A" -H 'content-type: application/json' --data-binary "@$big" "$B/v1/customers"
 rm -f "$big"
 
+echo; echo "## 414, 431: a target or a header section over the limits"
+step 414 -H "$A" "$B/v1/customers?pad=$(head -c 9000 /dev/zero | tr '\0' a)"
+step 431 -H "$A" -H "x-big: $(head -c 17000 /dev/zero | tr '\0' b)" "$B/v1/customers"
+
 echo; echo "## 406, 404, 405, OPTIONS"
 step 406 -H "$A" -H 'accept: image/png' "$B$ID_PATH"
 step 404 -H "$A" -H 'accept: application/xml' "$B/v1/customers/999999"

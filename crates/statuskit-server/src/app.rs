@@ -17,6 +17,7 @@ use statuskit::body::{BodyLimit, BODY_TYPES, PATCH_TYPES};
 use statuskit::deadline::DeadlineLayer;
 use statuskit::header::mime;
 use statuskit::idempotency::IdempotencyLayer;
+use statuskit::limits::{RequestLimits, RequestLimitsLayer};
 use statuskit::methods::{not_found, Resource};
 use statuskit::negotiate::Format;
 use statuskit::rate_limit::{Key, Limiter, OnBackendError, Policy, RateLimitLayer};
@@ -255,13 +256,14 @@ pub fn router<S: Store>(app: App<S>) -> Service {
     // fallback would route every request twice more.
     ServiceBuilder::new()
         .layer(ContractLayer::new().report_url(report))
+        .layer(RequestLimitsLayer::default())
         .layer(AddExtensionLayer::new(limit))
         .service(routes)
 }
 
-/// What [`router`] builds: the routes, with the body limit in every request's extensions, inside
-/// the contract's layers.
-pub type Service = Contract<AddExtension<Router, BodyLimit>>;
+/// What [`router`] builds: the routes, with the body limit in every request's extensions, behind
+/// the 414/431 limits, inside the contract's layers.
+pub type Service = Contract<RequestLimits<AddExtension<Router, BodyLimit>>>;
 
 /// `GET /health`: 200 while the service can serve; 503 saying why when it cannot (maintenance,
 /// shedding load, or the database not answering).

@@ -359,7 +359,7 @@ fn seconds() -> Value {
 
 impl Op {
     fn new(method: Method, id: &str, summary: &'static str) -> Self {
-        let mut op = Op {
+        let op = Op {
             method,
             id: id.to_owned(),
             summary,
@@ -368,11 +368,11 @@ impl Op {
             security: Vec::new(),
             answers: BTreeMap::new(),
         };
-        op.add(Answer::problem(&status::INTERNAL_SERVER_ERROR));
-        op
+        // Every route is behind `limits::RequestLimitsLayer` (414, 431) and the panic catcher (500).
+        op.problems(&[&status::URI_TOO_LONG, &status::REQUEST_HEADER_FIELDS_TOO_LARGE, &status::INTERNAL_SERVER_ERROR])
     }
 
-    /// Behind the service-state layers (`app::guarded`): 503 for maintenance or shedding (with
+    /// Behind the service-state layers (`app::guard`): 503 for maintenance or shedding (with
     /// `Retry-After`), 504 past the deadline.
     fn guarded(mut self) -> Self {
         self.add(Answer::problem(&status::SERVICE_UNAVAILABLE).header(header::RETRY_AFTER, seconds(), true));

@@ -410,6 +410,34 @@ async fn not_found_404_for_unknown_paths_and_ids() {
 }
 
 #[tokio::test]
+async fn long_targets_are_414_and_large_header_sections_431_as_problems() {
+    let app = spawn_app().await;
+    // A target of exactly 8 KiB is served (the list ignores the unknown parameter); one byte more is
+    // refused before the route runs.
+    let at_limit = format!("/v1/customers?pad={}", "a".repeat(8 * 1024 - "/v1/customers?pad=".len()));
+    assert_eq!(app.get(&at_limit).await.status, 200, "an 8 KiB target reaches the route");
+    let over = format!("{at_limit}a");
+    let body = app.get(&over).await.problem(414, "uri_too_long");
+    assert_eq!(body["limit_bytes"], 8192);
+
+    let mut many = app.client.get(app.url("/health"));
+    for i in 0..97 {
+        many = many.header(format!("x-extra-{i}"), "1");
+    }
+    let r = app.send(many).await;
+    let body = r.problem(431, "request_header_fields_too_large");
+    assert!(body["detail"].as_str().unwrap().contains("header fields"), "{body}");
+
+    let big = app.client.get(app.url("/health")).header("x-big", "b".repeat(17 * 1024));
+    let body = app.send(big).await.problem(431, "request_header_fields_too_large");
+    assert!(body["detail"].as_str().unwrap().contains("bytes"), "{body}");
+
+    // Under the limits, the same route answers.
+    let fine = app.client.get(app.url("/health")).header("x-big", "b".repeat(8 * 1024));
+    assert_eq!(app.send(fine).await.status, 200);
+}
+
+#[tokio::test]
 async fn method_not_allowed_405_lists_exactly_the_path_methods() {
     let app = spawn_app().await;
     let cases = [

@@ -36,6 +36,7 @@ pub mod docs;
 pub mod etag;
 pub mod header;
 pub mod idempotency;
+pub mod limits;
 pub mod methods;
 pub mod negotiate;
 pub mod panic;

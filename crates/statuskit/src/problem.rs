@@ -166,7 +166,11 @@ impl Problem {
 
     /// 414: the request target is too long.
     pub fn uri_too_long(limit: usize) -> Self {
-        Self::new(&status::URI_TOO_LONG, format!("the request target is longer than {limit} bytes"))
+        Self::new(
+            &status::URI_TOO_LONG,
+            format!("the request target is longer than {limit} bytes; send long input in a body"),
+        )
+        .extension("limit_bytes", Value::from(limit))
     }
 
     /// 415 with the header (`Accept-Post`, `Accept-Patch` or `Accept`) listing accepted types.
@@ -196,9 +200,9 @@ impl Problem {
         Self::new(&status::TOO_MANY_REQUESTS, detail).header(RETRY_AFTER, retry_after.to_header_value())
     }
 
-    /// 431: the header section is too large.
-    pub fn header_fields_too_large() -> Self {
-        Self::new(&status::REQUEST_HEADER_FIELDS_TOO_LARGE, "the request's header section is too large")
+    /// 431: the header section is too large; `detail` says which limit was passed.
+    pub fn header_fields_too_large(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::REQUEST_HEADER_FIELDS_TOO_LARGE, detail)
     }
 
     /// 500: `cause` is logged (with the id of the request being served, see
