@@ -201,7 +201,7 @@ fn v1_route<S: Store>(app: &App<S>, resource: Resource<App<S>>) -> Resource<App<
             app.store.clone(),
             Duration::from_secs(app.config.idempotency_ttl_seconds.max(1)),
             app.config.max_body_bytes,
-            idempotency_owner as fn(&Request) -> Option<String>,
+            idempotency_owner,
         ))
         // Injected faults (only with `--fault-injection`), right around the handler: they stand
         // for a slow or broken backend.

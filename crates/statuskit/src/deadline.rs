@@ -37,7 +37,6 @@ use tokio::time::Timeout;
 use tower::{Layer, Service};
 
 use crate::problem::Problem;
-use crate::request_id::RequestId;
 
 /// Layer that applies [`Deadline`].
 #[derive(Debug, Clone, Copy)]
@@ -117,9 +116,8 @@ where
         match std::task::ready!(this.inner.poll(cx)) {
             Ok(result) => Poll::Ready(result),
             Err(_elapsed) => {
-                let request_id = crate::request_id::current();
                 tracing::warn!(
-                    request_id = request_id.as_ref().map(RequestId::as_str),
+                    request_id = crate::request_id::current().map(tracing::field::display),
                     deadline_ms = this.after.as_millis() as u64,
                     "request passed its deadline"
                 );

@@ -29,7 +29,6 @@ use tower::{Layer, Service};
 
 use crate::header::{CONTENT_TYPE, ETAG, IDEMPOTENCY_KEY, LAST_MODIFIED, LOCATION, VARY};
 use crate::problem::Problem;
-use crate::request_id::RequestId;
 use crate::validate::FieldErrors;
 
 /// Longest key accepted.
@@ -268,8 +267,7 @@ where
             let res = inner.call(Request::from_parts(parts, Body::from(bytes))).await?;
             if res.status().is_server_error() {
                 if let Err(e) = store.abandon(&owner, &key).await {
-                    let request_id = crate::request_id::current();
-                    let request_id = request_id.as_ref().map(RequestId::as_str);
+                    let request_id = crate::request_id::current().map(tracing::field::display);
                     tracing::error!(request_id, error = %e, "idempotency store: could not release a key");
                 }
                 return Ok(res);

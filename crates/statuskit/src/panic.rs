@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 
 use crate::problem::Problem;
-use crate::request_id::{self, RequestId};
+use crate::request_id;
 
 /// Turns a caught panic into the 500 problem.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,8 +39,11 @@ impl ResponseForPanic for PanicToProblem {
             .copied()
             .or_else(|| err.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(a panic payload that is not a string)");
-        let request_id = request_id::current();
-        tracing::error!(request_id = request_id.as_ref().map(RequestId::as_str), panic = message, "handler panicked");
+        tracing::error!(
+            request_id = request_id::current().map(tracing::field::display),
+            panic = message,
+            "handler panicked"
+        );
         Problem::internal().into_response()
     }
 }

@@ -39,7 +39,6 @@ use crate::challenge::Challenge;
 use crate::etag::EntityTag;
 use crate::header::{ALLOW, ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
 use crate::methods::Allow;
-use crate::request_id::RequestId;
 use crate::retry_after::RetryAfter;
 use crate::status::{self, Status};
 use crate::validate::FieldErrors;
@@ -209,8 +208,8 @@ impl Problem {
     /// [`request_id::current`](crate::request_id::current)) and never sent; the body only says
     /// that something broke and where to report it.
     pub fn internal_server_error(cause: impl fmt::Display) -> Self {
-        let request_id = crate::request_id::current();
-        tracing::error!(request_id = request_id.as_ref().map(RequestId::as_str), %cause, "internal server error");
+        let request_id = crate::request_id::current().map(tracing::field::display);
+        tracing::error!(request_id, %cause, "internal server error");
         Self::internal()
     }
 

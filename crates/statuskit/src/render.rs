@@ -193,7 +193,7 @@ where
             match Status::lookup(code) {
                 Some(status) => Problem::for_bare_status(status),
                 None => {
-                    let request_id = ctx.id.as_ref().map(RequestId::as_str);
+                    let request_id = ctx.id.as_ref().map(tracing::field::display);
                     tracing::warn!(request_id, %code, "a status outside the catalog was answered");
                     return res.map(Body::new);
                 }

@@ -83,7 +83,7 @@ tokio::task_local! {
 
 /// The id of the request being served by the current task, if [`SetRequestId`] is serving one.
 ///
-/// For log events: `tracing::warn!(request_id = current().as_ref().map(RequestId::as_str), …)`.
+/// For log events: `tracing::warn!(request_id = current().map(tracing::field::display), …)`.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -105,6 +105,12 @@ tokio::task_local! {
 /// ```
 pub fn current() -> Option<RequestId> {
     CURRENT.try_with(RequestId::clone).ok()
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Layer that applies [`SetRequestId`].

@@ -16,7 +16,7 @@ use super::headers::{ceil_secs, limit_value, policy_value};
 use super::{BackendError, Decision, Key, Limiter, OnBackendError, Policy};
 use crate::header::{RATELIMIT, RATELIMIT_POLICY};
 use crate::problem::Problem;
-use crate::request_id::{self, RequestId};
+use crate::request_id;
 use crate::retry_after::RetryAfter;
 
 /// How a request is keyed: by the authenticated client when there is one, else by address.
@@ -180,8 +180,7 @@ fn add_fields(res: &mut Response, policy: HeaderValue, limit: HeaderValue) {
 }
 
 fn store_unavailable(on_error: OnBackendError, e: &BackendError) -> Option<Response> {
-    let request_id = request_id::current();
-    let request_id = request_id.as_ref().map(RequestId::as_str);
+    let request_id = request_id::current().map(tracing::field::display);
     match on_error {
         OnBackendError::Allow => {
             tracing::warn!(request_id, error = %e, "rate limit store unavailable; request allowed unlimited");
@@ -219,9 +218,7 @@ where
         let shared = &*self.shared;
         let (policy, policy_header) = if reads { &shared.read } else { &shared.write };
         let key = (shared.key)(&req);
-        #[cfg_attr(not(feature = "redis"), allow(irrefutable_let_patterns))]
-        if let Limiter::Memory(memory) = &*shared.limiter {
-            let d = memory.check(policy, &key);
+        if let Some(d) = shared.limiter.check_now(policy, &key) {
             return if d.allowed {
                 let fields = Some((policy_header.clone(), limit_value(policy, &d)));
                 ResponseFuture { state: State::Admitted { inner: self.inner.call(req), fields } }

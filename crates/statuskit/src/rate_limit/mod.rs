@@ -177,6 +177,16 @@ impl Limiter {
         Limiter::Memory(memory::MemoryLimiter::default())
     }
 
+    /// Counts one request of `key` against `policy` if that needs no waiting (in memory);
+    /// `None` when the decision must be awaited with [`Limiter::check`] (Redis).
+    pub fn check_now(&self, policy: &Policy, key: &Key) -> Option<Decision> {
+        match self {
+            Limiter::Memory(m) => Some(m.check(policy, key)),
+            #[cfg(feature = "redis")]
+            Limiter::Redis(_) => None,
+        }
+    }
+
     /// Counts one request of `key` against `policy`.
     pub async fn check(&self, policy: &Policy, key: &Key) -> Result<Decision, BackendError> {
         match self {
