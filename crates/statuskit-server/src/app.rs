@@ -14,6 +14,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::any;
 use axum::Router;
 use statuskit::body::{BodyLimit, BODY_TYPES, PATCH_TYPES};
+use statuskit::collect::{BodyTimeouts, CollectBodyLayer};
 use statuskit::deadline::DeadlineLayer;
 use statuskit::header::mime;
 use statuskit::idempotency::IdempotencyLayer;
@@ -75,6 +76,8 @@ pub struct AppState<S> {
     pub maintenance: Maintenance,
     /// Requests in flight against `--max-in-flight`.
     pub shedder: Shedder,
+    /// Requests in flight on routes that need no token, against `--max-in-flight-public`.
+    pub public_shedder: Shedder,
     /// Injected faults; `None` unless started with `--fault-injection`.
     pub faults: Option<Arc<Faults>>,
     /// Wakes the background worker when work is queued.
@@ -100,6 +103,7 @@ impl<S> App<S> {
         let faults = config.fault_injection.then(|| Arc::new(Faults::default()));
         let shedder = Shedder::new(config.max_in_flight, SHED_RETRY_AFTER);
         let token_cache_seconds = config.token_cache_seconds;
+        let config_public = config.max_in_flight_public;
         Ok(App(Arc::new(AppState {
             store,
             config: Arc::new(config),
@@ -107,6 +111,7 @@ impl<S> App<S> {
             login,
             maintenance: Maintenance::default(),
             shedder,
+            public_shedder: Shedder::new(config_public, SHED_RETRY_AFTER),
             faults,
             work: Arc::new(Notify::new()),
             tokens: Arc::new(TokenCache::new(Duration::from_secs(token_cache_seconds))),
@@ -139,7 +144,7 @@ pub fn v1_resources<S: Store>() -> Vec<(&'static str, Resource<App<S>>)> {
                 .delete(customers::remove::<S>)
                 .accept_patch(PATCH_TYPES),
         ),
-        ("/v1/me/avatar", Resource::new().get(avatars::original::<S>).put(avatars::upload::<S>)),
+        (avatars::PATH, Resource::new().get(avatars::original::<S>).put(avatars::upload::<S>)),
         ("/v1/me/avatar/{size}", Resource::new().get(avatars::thumbnail::<S>)),
         ("/v1/operations/{id}", Resource::new().get(operations::show::<S>)),
     ]
@@ -161,15 +166,25 @@ fn rate_key(req: &Request) -> Key {
     }
 }
 
-/// The layers of [`guard`], innermost first.
-type Guard = Stack<DeadlineLayer, Stack<LoadShedLayer, Stack<MaintenanceLayer, Identity>>>;
+/// How long request bodies may take to arrive (408 past it).
+fn body_timeouts<S>(app: &App<S>) -> BodyTimeouts {
+    BodyTimeouts {
+        between_reads: Duration::from_millis(app.config.body_gap_timeout_ms.max(1)),
+        total: Duration::from_millis(app.config.body_read_timeout_ms.max(1)),
+    }
+}
 
-/// The service-state layers every API route wears, outermost first: maintenance and shedding
-/// (503), then the deadline (504 for all that follows).
-fn guard<S: Store>(app: &App<S>) -> ServiceBuilder<Guard> {
+/// The layers of [`work_guard`], innermost first.
+type WorkGuard = Stack<DeadlineLayer, Stack<LoadShedLayer, Stack<CollectBodyLayer, Identity>>>;
+
+/// What stands between a request that may go on and its handler, outermost first: the body is
+/// read whole (408 if it trickles), then a slot of `shedder` is taken (503 past its bound), then
+/// the deadline starts (504 for all that follows). A slot and the deadline are so spent on the
+/// handler's own work, never on a client's slow upload.
+fn work_guard<S>(app: &App<S>, shedder: &Shedder) -> ServiceBuilder<WorkGuard> {
     ServiceBuilder::new()
-        .layer(MaintenanceLayer::new(app.maintenance.clone()))
-        .layer(LoadShedLayer::new(app.shedder.clone()))
+        .layer(CollectBodyLayer::new(body_timeouts(app)))
+        .layer(LoadShedLayer::new(shedder.clone()))
         .layer(DeadlineLayer::new(Duration::from_millis(app.config.deadline_ms.max(1))))
 }
 
@@ -186,17 +201,23 @@ fn rate_limit_layer<S: Store>(app: &App<S>) -> Option<RateLimitLayer> {
     Some(RateLimitLayer::new(limiter.clone(), reads, writes, rate_key).on_backend_error(on_error))
 }
 
-/// A `/v1` resource: the service-state layers, then authentication (401), the rate limit (429),
-/// `Idempotency-Key` and injected faults, in that order.
+/// A `/v1` resource: maintenance (503), an early check of shedding (503, no slot taken),
+/// authentication (401), the rate limit (429), then [`work_guard`] (the body read within its
+/// timeouts up to `body_limit`, 408; a shedding slot, 503; the deadline, 504), `Idempotency-Key`
+/// and injected faults, in that order.
 ///
 /// The layers are composed into one `tower` stack and applied with a single `route_layer`: each
 /// `route_layer` call boxes the route again, and axum clones every box on every request, so seven
 /// calls cost about 19 000 instructions a request (clones, drops, allocations) in a profile of
 /// `GET /v1/customers/{id}`, where one costs a few hundred.
-fn v1_route<S: Store>(app: &App<S>, resource: Resource<App<S>>) -> Resource<App<S>> {
-    let stack = guard(app)
+fn v1_route<S: Store>(app: &App<S>, body_limit: usize, resource: Resource<App<S>>) -> Resource<App<S>> {
+    let stack = ServiceBuilder::new()
+        .layer(MaintenanceLayer::new(app.maintenance.clone()))
+        .layer(LoadShedLayer::check_only(app.shedder.clone()))
         .layer(AuthenticateLayer::new(app.clone()))
         .option_layer(rate_limit_layer(app))
+        .layer(AddExtensionLayer::new(BodyLimit(body_limit)))
+        .layer(work_guard(app, &app.shedder).into_inner())
         .layer(IdempotencyLayer::new(
             app.store.clone(),
             Duration::from_secs(app.config.idempotency_ttl_seconds.max(1)),
@@ -210,10 +231,15 @@ fn v1_route<S: Store>(app: &App<S>, resource: Resource<App<S>>) -> Resource<App<
     resource.map_routes(|routes| routes.route_layer(stack))
 }
 
-/// The OAuth endpoints: the service-state layers and injected faults, no bearer token.
+/// The OAuth endpoints: maintenance (503), then [`work_guard`] with the share of in-flight slots
+/// kept for requests without a token, and injected faults.
 fn oauth_route<S: Store>(app: &App<S>, resource: Resource<App<S>>) -> Resource<App<S>> {
     let faults = app.faults.as_ref().map(|f| from_fn_with_state(f.clone(), faults::inject));
-    let stack = guard(app).option_layer(faults).into_inner();
+    let stack = ServiceBuilder::new()
+        .layer(MaintenanceLayer::new(app.maintenance.clone()))
+        .layer(work_guard(app, &app.public_shedder).into_inner())
+        .option_layer(faults)
+        .into_inner();
     resource.map_routes(|routes| routes.route_layer(stack))
 }
 
@@ -225,7 +251,8 @@ pub fn router<S: Store>(app: App<S>) -> Service {
     let report = app.config.report_url.clone();
     let mut routes = Router::new();
     for (path, resource) in v1_resources::<S>() {
-        routes = routes.route(path, v1_route(&app, resource).into());
+        let body_limit = if path == avatars::PATH { app.config.max_avatar_bytes } else { app.config.max_body_bytes };
+        routes = routes.route(path, v1_route(&app, body_limit, resource).into());
     }
     let token = Resource::new().post(token_endpoint::token::<S>).accept_post(FORM);
     let revoke = Resource::new().post(token_endpoint::revoke::<S>).accept_post(FORM);

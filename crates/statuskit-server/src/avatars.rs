@@ -23,6 +23,9 @@ use crate::auth::{Auth, Caller, Read, Write};
 use crate::operations::{monitor_path, OperationView};
 use crate::store::Store;
 
+/// Where a user's avatar lives.
+pub const PATH: &str = "/v1/me/avatar";
+
 /// The thumbnail sizes, in pixels (square).
 pub const SIZES: [i64; 4] = [32, 64, 128, 256];
 /// The media types an upload may have.

@@ -37,7 +37,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the reference service.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Manage users who sign in with the password grant.
     Users {
         /// What to do.
@@ -202,6 +202,34 @@ pub struct ServeConfig {
     /// Each request's deadline in milliseconds; past it the answer is 504.
     #[arg(long, env = "STATUSKIT_DEADLINE_MS", default_value_t = 5000)]
     pub deadline_ms: u64,
+    /// Requests in flight on the routes that need no token (`/oauth/*`, docs) before new ones are
+    /// shed with 503: their own share, so strangers cannot spend signed-in callers' capacity.
+    #[arg(long, env = "STATUSKIT_MAX_IN_FLIGHT_PUBLIC", default_value_t = 64)]
+    pub max_in_flight_public: usize,
+    /// A request head that has begun to arrive must be complete within this many milliseconds
+    /// (else 408, and the connection is closed).
+    #[arg(long, env = "STATUSKIT_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// A request body must arrive whole within this many milliseconds (else 408).
+    #[arg(long, env = "STATUSKIT_BODY_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_read_timeout_ms: u64,
+    /// The longest pause in the middle of a request body, in milliseconds (else 408).
+    #[arg(long, env = "STATUSKIT_BODY_GAP_TIMEOUT_MS", default_value_t = 5_000)]
+    pub body_gap_timeout_ms: u64,
+    /// A connection with no request in flight is closed after this many idle milliseconds.
+    #[arg(long, env = "STATUSKIT_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Connections open at once; past it the longest-idle one is closed to make room, or, if
+    /// none is idle, the newcomer gets 503.
+    #[arg(long, env = "STATUSKIT_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Connections open at once from one address (IPv6: one /64); past it, 503.
+    #[arg(long, env = "STATUSKIT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 1024)]
+    pub max_connections_per_address: usize,
+    /// After SIGTERM or Ctrl-C, how long requests in flight may take to finish, in milliseconds;
+    /// connections still open then are closed.
+    #[arg(long, env = "STATUSKIT_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
     /// Enables `/admin/faults` (injected delays and panics), for failure tests. Never in production.
     #[arg(long, env = "STATUSKIT_FAULT_INJECTION")]
     pub fault_injection: bool,
@@ -251,6 +279,14 @@ impl ServeConfig {
             redis_timeout_ms: 100,
             max_in_flight: 256,
             deadline_ms: 5000,
+            max_in_flight_public: 64,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            body_gap_timeout_ms: 5_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 4096,
+            max_connections_per_address: 1024,
+            shutdown_grace_ms: 10_000,
             fault_injection: false,
             max_avatar_bytes: 5 * 1024 * 1024,
             operation_step_delay_ms: 0,

@@ -8,7 +8,7 @@ async fn main() -> std::process::ExitCode {
     statuskit_server::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(config) => statuskit_server::serve::run(config).await,
+        Command::Serve(config) => statuskit_server::serve::run(*config).await,
         Command::Users { command } => statuskit_server::admin_cli::users(command).await,
         Command::Clients { command } => statuskit_server::admin_cli::clients(command).await,
         Command::Docs { format } => statuskit_server::docs::print(&format),

@@ -1,11 +1,9 @@
 //! `statuskit serve`: open the database, create the first user and client, bind, print the
 //! address, serve until Ctrl-C / SIGTERM.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::ServiceExt;
+use statuskit::server::ServerConfig;
 use tokio::net::TcpListener;
 
 use crate::app::{router, App};
@@ -67,9 +65,20 @@ pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> 
         eprintln!("statuskit: get a token with: curl -s -u <client>:<secret> -d grant_type=password -d username=<user> -d password=<password> http://{addr}/oauth/token");
     }
     tracing::info!(%addr, "serving");
-    let service = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(router(app));
-    axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
+    let server = server_config(&app.config);
+    statuskit::server::serve(listener, router(app), server, shutdown()).await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// The connection limits and timeouts from the command line.
+pub fn server_config(config: &ServeConfig) -> ServerConfig {
+    ServerConfig::default()
+        .header_read_timeout(Duration::from_millis(config.header_read_timeout_ms.max(1)))
+        .idle_timeout(Duration::from_millis(config.idle_timeout_ms.max(1)))
+        .max_connections(config.max_connections)
+        .max_connections_per_address(config.max_connections_per_address)
+        .shutdown_grace(Duration::from_millis(config.shutdown_grace_ms))
 }
 
 async fn shutdown() {

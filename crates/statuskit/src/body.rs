@@ -42,6 +42,12 @@ pub const DEFAULT_LIMIT: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyLimit(pub usize);
 
+/// A request extension saying the body was found larger than `.0` bytes before the extractor ran
+/// (by [`CollectBody`](crate::collect::CollectBody), which then stops reading it): the body
+/// extractors answer 413 at their turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyOverLimit(pub usize);
+
 /// The body's syntax, from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -100,6 +106,9 @@ pub async fn read_body(req: Request, accepted: &[&str]) -> Result<(usize, Bytes)
     let limit = req.extensions().get::<BodyLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
     if declared_length(headers).is_some_and(|n| n > limit as u64) {
         return Err(Problem::content_too_large(limit));
+    }
+    if let Some(BodyOverLimit(limit)) = req.extensions().get::<BodyOverLimit>() {
+        return Err(Problem::content_too_large(*limit));
     }
     match axum::body::to_bytes(req.into_body(), limit).await {
         Ok(bytes) => Ok((index, bytes)),

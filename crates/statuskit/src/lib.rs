@@ -29,6 +29,7 @@
 pub mod auth;
 pub mod body;
 pub mod challenge;
+pub mod collect;
 pub mod conditional;
 pub mod deadline;
 #[cfg(feature = "docs")]
@@ -48,6 +49,8 @@ pub mod render;
 pub mod request_id;
 pub mod respond;
 pub mod retry_after;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod status;
 pub mod unavailable;
 pub mod validate;

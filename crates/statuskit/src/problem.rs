@@ -37,7 +37,7 @@ use serde_json::Value;
 
 use crate::challenge::Challenge;
 use crate::etag::EntityTag;
-use crate::header::{ALLOW, ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
+use crate::header::{ALLOW, CONNECTION, ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
 use crate::methods::Allow;
 use crate::retry_after::RetryAfter;
 use crate::status::{self, Status};
@@ -143,6 +143,12 @@ impl Problem {
             &status::LENGTH_REQUIRED,
             "this request has a body but neither Content-Length nor Transfer-Encoding: chunked; send one of them",
         )
+    }
+
+    /// 408: the client did not finish sending its request in time (`detail` says which part);
+    /// the connection is closed after it (RFC 9110 §15.5.9).
+    pub fn request_timeout(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(&status::REQUEST_TIMEOUT, detail).header(CONNECTION, HeaderValue::from_static("close"))
     }
 
     /// 412, carrying the current `ETag` when there is a current representation.

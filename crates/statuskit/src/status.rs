@@ -32,7 +32,7 @@ pub struct Status {
     /// The problem `type` URI-reference: `/docs/errors#<name>`.
     pub type_uri: &'static str,
     /// `true` for codes HTTP itself mandates that the contract's table has no row for
-    /// (413, 414, 431).
+    /// (408, 413, 414, 431).
     pub protocol_level: bool,
 }
 
@@ -111,6 +111,9 @@ catalog! {
     NOT_ACCEPTABLE = NOT_ACCEPTABLE, "not_acceptable", "Not Acceptable", false,
         "Accept names no representation the API can produce.",
         "problem body in JSON listing what is available";
+    REQUEST_TIMEOUT = REQUEST_TIMEOUT, "request_timeout", "Request Timeout", true,
+        "You did not finish sending the request in time: its header section or body trickled or stopped.",
+        "problem body; the connection is closed";
     CONFLICT = CONFLICT, "conflict", "Conflict", false,
         "The request conflicts with the resource's current state (an operation already in progress, the same Idempotency-Key still being processed).",
         "problem body";
@@ -169,12 +172,12 @@ mod tests {
         assert_eq!(
             codes,
             [
-                200, 201, 202, 204, 207, 301, 303, 304, 400, 401, 403, 404, 405, 406, 409, 410, 411, 412, 413, 414,
-                415, 422, 429, 431, 500, 502, 503, 504
+                200, 201, 202, 204, 207, 301, 303, 304, 400, 401, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413,
+                414, 415, 422, 429, 431, 500, 502, 503, 504
             ]
         );
         let protocol: Vec<u16> = CATALOG.iter().filter(|s| s.protocol_level).map(|s| s.code.as_u16()).collect();
-        assert_eq!(protocol, [413, 414, 431]);
+        assert_eq!(protocol, [408, 413, 414, 431]);
     }
 
     #[test]

@@ -98,19 +98,30 @@ impl Shedder {
         Shedder { in_flight: Arc::new(AtomicUsize::new(0)), max: max.max(1), retry_after: retry_after_seconds }
     }
 
+    /// The 503 if the bound is reached now, without taking a slot: for an early check in the
+    /// contract's order (§5: shedding before authentication) when the slot itself is taken later,
+    /// once the request is ready for its handler (see [`LoadShedLayer::check_only`]).
+    pub fn check(&self) -> Result<(), Problem> {
+        if self.in_flight() >= self.max {
+            return Err(self.refusal());
+        }
+        Ok(())
+    }
+
+    fn refusal(&self) -> Problem {
+        Problem::service_unavailable(
+            RetryAfter::seconds(self.retry_after),
+            format!("the service is at its limit of {} requests in flight; retry in {} s", self.max, self.retry_after),
+        )
+    }
+
     /// Admits one request, or gives the 503 if the bound is reached.
     pub fn admit(&self) -> Result<Admitted, Problem> {
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
         let admitted = Admitted(self.in_flight.clone());
         if before >= self.max {
             drop(admitted);
-            return Err(Problem::service_unavailable(
-                RetryAfter::seconds(self.retry_after),
-                format!(
-                    "the service is at its limit of {} requests in flight; retry in {} s",
-                    self.max, self.retry_after
-                ),
-            ));
+            return Err(self.refusal());
         }
         Ok(admitted)
     }
@@ -158,12 +169,20 @@ pub struct MaintenanceMode<S> {
 #[derive(Debug, Clone)]
 pub struct LoadShedLayer {
     shedder: Shedder,
+    hold: bool,
 }
 
 impl LoadShedLayer {
-    /// Sheds past `shedder`'s bound.
+    /// Sheds past `shedder`'s bound; an admitted request holds a slot until its response is made.
     pub fn new(shedder: Shedder) -> Self {
-        LoadShedLayer { shedder }
+        LoadShedLayer { shedder, hold: true }
+    }
+
+    /// Sheds past `shedder`'s bound but takes no slot: an early 503 for a service that takes its
+    /// slots further in (after authentication and reading the body, so that a slot is held only
+    /// for a handler's own work).
+    pub fn check_only(shedder: Shedder) -> Self {
+        LoadShedLayer { shedder, hold: false }
     }
 }
 
@@ -171,7 +190,7 @@ impl<S> Layer<S> for LoadShedLayer {
     type Service = LoadShed<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        LoadShed { inner, shedder: self.shedder.clone() }
+        LoadShed { inner, shedder: self.shedder.clone(), hold: self.hold }
     }
 }
 
@@ -180,6 +199,7 @@ impl<S> Layer<S> for LoadShedLayer {
 pub struct LoadShed<S> {
     inner: S,
     shedder: Shedder,
+    hold: bool,
 }
 
 macro_rules! accessors {
@@ -273,6 +293,12 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        if !self.hold {
+            return match self.shedder.check() {
+                Ok(()) => ResponseFuture::admitted(self.inner.call(req), None),
+                Err(problem) => ResponseFuture::refused(problem),
+            };
+        }
         match self.shedder.admit() {
             Ok(slot) => ResponseFuture::admitted(self.inner.call(req), Some(slot)),
             Err(problem) => ResponseFuture::refused(problem),

@@ -154,6 +154,20 @@ impl TestApp {
         self.child.wait().expect("reaped");
     }
 
+    /// The service's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns how long that took.
+    pub fn terminate(&mut self) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -TERM failed");
+        self.child.wait().expect("reaped");
+        started.elapsed()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -201,38 +215,42 @@ impl TestApp {
     pub async fn raw(&self, request: &[u8]) -> Reply {
         let mut stream = tokio::net::TcpStream::connect(&self.addr).await.expect("connect");
         stream.write_all(request).await.expect("write");
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 8192];
-        let head_end = loop {
-            let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
-                .await
-                .expect("the service answered in time")
-                .expect("read");
-            assert!(n > 0, "connection closed before a full response head: {:?}", String::from_utf8_lossy(&buf));
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-        let mut headers = HeaderMap::new();
-        for line in lines.filter(|l| !l.is_empty()) {
-            let (k, v) = line.split_once(':').unwrap();
-            headers.append(
-                reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()).unwrap(),
-                v.trim().parse().unwrap(),
-            );
-        }
-        let len: usize = headers.get("content-length").map_or(0, |v| v.to_str().unwrap().parse().unwrap());
-        let mut body = buf[head_end..].to_vec();
-        while body.len() < len {
-            let n = stream.read(&mut chunk).await.expect("read body");
-            assert!(n > 0, "connection closed mid-body");
-            body.extend_from_slice(&chunk[..n]);
-        }
-        body.truncate(len);
-        Reply { status, headers, body }
+        read_reply(&mut stream).await
     }
+}
+
+/// Reads one response from `stream` (status, headers, body by Content-Length); panics if none
+/// comes within 10 s or the connection closes first.
+pub async fn read_reply(stream: &mut tokio::net::TcpStream) -> Reply {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .expect("the service answered in time")
+            .expect("read");
+        assert!(n > 0, "connection closed before a full response head: {:?}", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let mut headers = HeaderMap::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let (k, v) = line.split_once(':').unwrap();
+        headers
+            .append(reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()).unwrap(), v.trim().parse().unwrap());
+    }
+    let len: usize = headers.get("content-length").map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < len {
+        let n = stream.read(&mut chunk).await.expect("read body");
+        assert!(n > 0, "connection closed mid-body");
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(len);
+    Reply { status, headers, body }
 }
