@@ -25,16 +25,15 @@
 //! of what production pays. `RUST_LOG=off` measures the stack without it.
 
 use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum::extract::{Path as UrlPath, Request, State};
+use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, ServiceExt};
+use axum::{Json, Router};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use statuskit::negotiate::Format;
 use statuskit_server::app::{router, App};
@@ -86,6 +85,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     config.rate_limit_window_seconds = args.rate_limit_window_seconds;
     config.max_in_flight = args.max_in_flight;
     config.fault_injection = args.fault_injection;
+    let server = statuskit_server::serve::server_config(&config);
     let full_app = router(App::new(store, config)?);
     let bare_app =
         Router::new().route("/v1/customers/{id}", get(bare_show)).with_state(bare_pool(&args.database).await?);
@@ -107,12 +107,12 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     println!("op_running {}", monitor_path(&running));
     tracing::info!(id = customer.id, "serving the bare, bare_auth and full routers");
 
-    // The full service is served as `statuskit serve` serves it, with the peer address.
-    let full_service = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(full_app);
+    // The full service is served as `statuskit serve` serves it: statuskit's own accept loop
+    // (timeouts, caps, lingering close), with the peer address.
     tokio::select! {
         r = axum::serve(bare, bare_app).into_future() => r?,
         r = axum::serve(bare_auth, bare_auth_app).into_future() => r?,
-        r = axum::serve(full, full_service).into_future() => r?,
+        r = statuskit::server::serve(full, full_app, server, std::future::pending()) => r?,
         why = shutdown(Duration::from_secs(args.max_seconds)) => tracing::info!(why, "stopping"),
     }
     Ok(())

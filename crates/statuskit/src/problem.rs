@@ -137,12 +137,15 @@ impl Problem {
         }
     }
 
-    /// 411: a body without `Content-Length` or chunked transfer coding.
+    /// 411: a body without `Content-Length` or chunked transfer coding. The connection is closed
+    /// after it: without a length, whatever the client sent as a body would be read as the next
+    /// request.
     pub fn length_required() -> Self {
         Self::new(
             &status::LENGTH_REQUIRED,
             "this request has a body but neither Content-Length nor Transfer-Encoding: chunked; send one of them",
         )
+        .header(CONNECTION, HeaderValue::from_static("close"))
     }
 
     /// 408: the client did not finish sending its request in time (`detail` says which part);

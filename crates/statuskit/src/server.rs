@@ -427,11 +427,61 @@ impl Drop for Registered {
     }
 }
 
-/// The socket as hyper sees it, telling the connection's state about every read.
+/// The socket as hyper sees it, telling the connection's state about every read, and putting a
+/// problem in place of the bare responses hyper writes on its own.
 struct Watched {
     inner: TcpStream,
     conn: Arc<ConnState>,
     clock: Clock,
+    /// A problem response to write in place of hyper's own, and how much of it is written.
+    replacement: Option<(Vec<u8>, usize)>,
+}
+
+/// The statuses hyper answers by itself when it cannot parse a request head (hyper's
+/// `Server::on_error`: a malformed request line or header field, a target over 64 KiB, a head
+/// over its buffer or with too many fields), with the problem each stands for.
+fn own_answer_for(head: &[u8]) -> Option<Problem> {
+    // hyper writes such an answer as one head with no body, `x-request-id` absent: every
+    // response the service makes carries one (`ContractLayer`), so a 400, 414 or 431 head
+    // without it came from hyper. 1xx heads (100 Continue) are hyper's too and stay as they are.
+    let rest = head.strip_prefix(b"HTTP/1.1 ")?;
+    let code = rest.get(..3)?;
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let has_id = head[..end].split(|b| *b == b'\n').any(|line| {
+        line.len() > crate::header::X_REQUEST_ID.as_str().len()
+            && line[..crate::header::X_REQUEST_ID.as_str().len()]
+                .eq_ignore_ascii_case(crate::header::X_REQUEST_ID.as_str().as_bytes())
+    });
+    if has_id {
+        return None;
+    }
+    match code {
+        b"400" => Some(Problem::bad_request(
+            "the request could not be parsed as HTTP/1.1: its request line, a header field or its framing is malformed",
+        )),
+        b"414" => Some(Problem::uri_too_long(u16::MAX as usize - 1)),
+        b"431" => Some(Problem::header_fields_too_large(
+            "the request's header section is larger than the server reads, or has too many fields",
+        )),
+        _ => None,
+    }
+}
+
+impl Watched {
+    /// Writes what is left of the replacement; `Ready(Ok)` once it is all out.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((bytes, written)) = &mut self.replacement {
+            if *written == bytes.len() {
+                break;
+            }
+            let n = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &bytes[*written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *written += n;
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 impl AsyncRead for Watched {
@@ -450,6 +500,20 @@ impl AsyncRead for Watched {
 
 impl AsyncWrite for Watched {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if self.replacement.is_some() {
+            // hyper closes the connection after its own answer; whatever else it writes is dropped.
+            std::task::ready!(self.poll_replacement(cx))?;
+            return Poll::Ready(Ok(buf.len()));
+        }
+        // Only a write that starts with an idle connection's response head can be hyper's own.
+        if self.conn.idle() && buf.starts_with(b"HTTP/1.1 4") {
+            if let Some(problem) = own_answer_for(buf) {
+                tracing::debug!(status = %problem.status().code, "hyper answered a malformed request; sending it as a problem");
+                self.replacement = Some((raw_response(&problem), 0));
+                std::task::ready!(self.poll_replacement(cx))?;
+                return Poll::Ready(Ok(buf.len()));
+            }
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -458,6 +522,19 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let total = bufs.iter().map(|b| b.len()).sum();
+        if self.replacement.is_none() && self.conn.idle() {
+            // hyper writes a head it makes on its own as the first slice.
+            let first = bufs.iter().find(|b| !b.is_empty());
+            if let Some(problem) = first.filter(|b| b.starts_with(b"HTTP/1.1 4")).and_then(|b| own_answer_for(b)) {
+                tracing::debug!(status = %problem.status().code, "hyper answered a malformed request; sending it as a problem");
+                self.replacement = Some((raw_response(&problem), 0));
+            }
+        }
+        if self.replacement.is_some() {
+            std::task::ready!(self.poll_replacement(cx))?;
+            return Poll::Ready(Ok(total));
+        }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
@@ -466,10 +543,12 @@ impl AsyncWrite for Watched {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_replacement(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_replacement(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
@@ -511,7 +590,7 @@ where
         }
     };
     let clock = ctx.clock;
-    let io = TokioIo::new(Watched { inner: stream, conn: conn.clone(), clock });
+    let io = TokioIo::new(Watched { inner: stream, conn: conn.clone(), clock, replacement: None });
     let hyper_service = {
         let conn = conn.clone();
         hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -747,6 +826,18 @@ mod tests {
         old.in_flight.store(1, Ordering::Relaxed);
         admitted.unwrap().in_flight.store(1, Ordering::Relaxed);
         assert!(matches!(registry.admit("127.0.0.4".parse().unwrap(), &config, 10), Err(Refusal::Total(2))));
+    }
+
+    #[test]
+    fn hypers_own_answers_are_recognised_and_the_services_are_not() {
+        let hyper_400 = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\ndate: Tue, 01 Dec 2026 10:00:00 GMT\r\n\r\n";
+        assert_eq!(own_answer_for(hyper_400).unwrap().status().code, 400);
+        let hyper_431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\n\r\n";
+        assert_eq!(own_answer_for(hyper_431).unwrap().status().code, 431);
+        let ours = b"HTTP/1.1 400 Bad Request\r\nX-Request-Id: 01ABC\r\ncontent-length: 2\r\n\r\n{}";
+        assert!(own_answer_for(ours).is_none());
+        assert!(own_answer_for(b"HTTP/1.1 100 Continue\r\n\r\n").is_none());
+        assert!(own_answer_for(b"HTTP/1.1 404 Not Found\r\n\r\n").is_none());
     }
 
     #[test]
