@@ -97,6 +97,15 @@ big=$(mktemp); head -c 70000 /dev/zero | tr '\0' x > "$big"
 step 413 -H "$A" -H 'content-type: application/json' --data-binary "@$big" "$B/v1/customers"
 rm -f "$big"
 
+echo; echo "## 408: a body that stops arriving (after --body-gap-timeout-ms, default 5 s)"
+printf '\n$ printf "POST /v1/customers HTTP/1.1 … Content-Length: 100 … (2 of 100 bytes, then nothing)" > /dev/tcp/%s/%s\n' "$host" "$port"
+exec 3<>"/dev/tcp/$host/$port"
+printf 'POST /v1/customers HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"' "$host" "$TOKEN" >&3
+answer=$(timeout 40 cat <&3 | tr -d '\r'); exec 3<&-
+printf '%s\n' "$answer" | grep -iE '^HTTP/|^connection:'
+printf '%s\n' "$answer" | sed '1,/^$/d' | head -c 300; echo
+case "$(printf '%s\n' "$answer" | head -n1)" in *" 408 "*) ;; *) echo "!! expected 408"; failures=$((failures + 1));; esac
+
 echo; echo "## 414, 431: a target or a header section over the limits"
 step 414 -H "$A" "$B/v1/customers?pad=$(head -c 9000 /dev/zero | tr '\0' a)"
 step 431 -H "$A" -H "x-big: $(head -c 17000 /dev/zero | tr '\0' b)" "$B/v1/customers"
