@@ -368,11 +368,17 @@ impl Op {
             security: Vec::new(),
             answers: BTreeMap::new(),
         };
-        // Every route is behind `limits::RequestLimitsLayer` (414, 431) and the panic catcher (500).
-        op.problems(&[&status::URI_TOO_LONG, &status::REQUEST_HEADER_FIELDS_TOO_LARGE, &status::INTERNAL_SERVER_ERROR])
+        // Every route is behind `limits::RequestLimitsLayer` (414, 431), the panic catcher (500)
+        // and `statuskit::server`'s header timeout (408).
+        op.problems(&[
+            &status::REQUEST_TIMEOUT,
+            &status::URI_TOO_LONG,
+            &status::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &status::INTERNAL_SERVER_ERROR,
+        ])
     }
 
-    /// Behind the service-state layers (`app::guard`): 503 for maintenance or shedding (with
+    /// Behind the service-state layers (`app::work_guard`): 503 for maintenance or shedding (with
     /// `Retry-After`), 504 past the deadline.
     fn guarded(mut self) -> Self {
         self.add(Answer::problem(&status::SERVICE_UNAVAILABLE).header(header::RETRY_AFTER, seconds(), true));

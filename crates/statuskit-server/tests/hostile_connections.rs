@@ -166,13 +166,46 @@ async fn silent_connections_are_closed_when_idle_and_make_room_at_the_cap() {
 }
 
 #[tokio::test]
-async fn past_the_per_address_cap_a_connection_gets_503_with_retry_after() {
-    let app = spawn_app_with(&["--max-connections-per-address", "50"]).await;
-    let mut held = Vec::new();
-    for _ in 0..50 {
-        held.push(connect_from(&app, [127, 0, 0, 4]).await);
+async fn thousands_of_silent_connections_do_not_exhaust_descriptors() {
+    // Defaults: 1024 connections per address, 4096 in all.
+    let app = spawn_app_with(&[]).await;
+    let mut silent = Vec::new();
+    for _ in 0..3000 {
+        match TcpStream::connect(&app.addr).await {
+            Ok(s) => silent.push(s),
+            Err(e) => panic!("connect {} failed: {e}", silent.len()),
+        }
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(signed_in_gets(&app).await, 10, "signed-in GETs next to 3000 silent connections");
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", app.pid())).expect("/proc").count();
+    assert!(fds < 2 * 1024 + 300, "the service holds {fds} descriptors");
+    let log = std::fs::read_to_string(&app.log).unwrap();
+    assert!(!log.contains("Too many open files"), "ran out of descriptors");
+}
+
+#[tokio::test]
+async fn at_the_per_address_cap_idle_connections_make_room_and_busy_ones_get_503() {
+    let app = spawn_app_with(&["--max-connections-per-address", "50"]).await;
+    // 80 silent connections from 127.0.0.1, the signed-in caller's own address: past 50, the
+    // address's longest-idle connections are closed to make room, so the caller still gets in.
+    let mut silent = Vec::new();
+    for _ in 0..80 {
+        silent.push(TcpStream::connect(&app.addr).await.unwrap());
+    }
+    assert_eq!(signed_in_gets(&app).await, 10, "signed-in GETs from an address full of silent connections");
+    let mut byte = [0u8; 1];
+    let n = tokio::time::timeout(Duration::from_secs(2), silent[0].read(&mut byte)).await;
+    assert!(matches!(n, Ok(Ok(0)) | Ok(Err(_))), "the oldest silent connection was closed: {n:?}");
+    drop(silent);
+    // 50 connections from another address, each in the middle of a request (a body arriving):
+    // the 51st from that address is refused with a 503 problem.
+    let mut busy = Vec::new();
+    for _ in 0..50 {
+        let mut s = connect_from(&app, [127, 0, 0, 4]).await;
+        s.write_all(b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab").await.unwrap();
+        busy.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut extra = connect_from(&app, [127, 0, 0, 4]).await;
     extra.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     let r = parse_one(&read_to_close(&mut extra).await);
@@ -182,8 +215,8 @@ async fn past_the_per_address_cap_a_connection_gets_503_with_retry_after() {
     // Another address is not affected.
     assert_eq!(signed_in_gets(&app).await, 10);
     // Once one closes, the address may connect again.
-    drop(held.pop());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(busy.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut again = connect_from(&app, [127, 0, 0, 4]).await;
     again.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     assert_eq!(read_reply(&mut again).await.status, 200);

@@ -12,10 +12,11 @@
 //!   arrive must be complete within [`ServerConfig::header_read_timeout`] (else 408 and close); a
 //!   connection with nothing in flight is closed after [`ServerConfig::idle_timeout`] (HTTP/2
 //!   gets a GOAWAY).
-//! - **Caps.** Past [`ServerConfig::max_connections`] the connection that has been idle longest
-//!   is closed to make room (nginx does the same with idle keep-alive connections), so silent
-//!   connections cannot lock callers out; past [`ServerConfig::max_connections_per_address`] a
-//!   new connection gets a 503 problem with `Retry-After` and is closed.
+//! - **Caps.** At [`ServerConfig::max_connections_per_address`], the address's own connection
+//!   that has been idle longest is closed to make room; at [`ServerConfig::max_connections`], the
+//!   longest-idle of all (nginx does the same with idle keep-alive connections). So silent or
+//!   half-sent connections cannot lock callers out. Only when every connection that counts is
+//!   busy with a request does a newcomer get a 503 problem with `Retry-After`, and is closed.
 //! - **Lingering close** (as nginx's `lingering_close`): when a connection ends with part of a
 //!   request body unread (an early 413, 401 or 415 to a client that sends its body without
 //!   `Expect: 100-continue`), the rest is read and dropped, up to a bound, before the socket is
@@ -169,7 +170,7 @@ where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let config = Arc::new(config);
+    let config = Arc::new(fit_descriptors(config));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -247,6 +248,31 @@ where
     Ok(())
 }
 
+/// Descriptors kept for everything but connections: the database, logs, refusals.
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// Raises the soft limit on open files to the hard limit, and lowers the connection caps so that
+/// they fit in it (each connection holds two descriptors: hyper's and the spare one): a process
+/// out of descriptors cannot accept anything, not even to refuse it.
+fn fit_descriptors(mut config: ServerConfig) -> ServerConfig {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read or raise the open-files limit");
+        u64::MAX
+    });
+    let fits = usize::try_from(limit.saturating_sub(RESERVED_DESCRIPTORS) / 2).unwrap_or(usize::MAX).max(1);
+    if config.max_connections > fits {
+        tracing::warn!(
+            max_connections = config.max_connections,
+            open_files_limit = limit,
+            lowered_to = fits,
+            "the connection cap does not fit in the open-files limit; lowered"
+        );
+        config.max_connections = fits;
+    }
+    config.max_connections_per_address = config.max_connections_per_address.min(config.max_connections);
+    config
+}
+
 /// Milliseconds since the server started, for the per-connection atomics.
 #[derive(Debug, Clone, Copy)]
 struct Clock(Instant);
@@ -275,7 +301,9 @@ struct ConnState {
     last_active: AtomicU64,
     /// The client spoke HTTP/2 (no 408 can be written then; idle still applies).
     h2: AtomicBool,
-    /// Asks the connection to close (made room for another).
+    /// It was told to close to make room for another.
+    evicting: AtomicBool,
+    /// Wakes the connection to close (made room for another).
     evict: Notify,
 }
 
@@ -344,8 +372,40 @@ struct Registry {
 #[derive(Debug, Default)]
 struct RegistryInner {
     next_id: u64,
-    per_address: HashMap<IpAddr, usize>,
+    per_address: HashMap<IpAddr, Count>,
     open: HashMap<u64, Arc<ConnState>>,
+    /// Connections told to close to make room, not gone yet (they are counted in `open` until
+    /// they are, but no longer against the caps).
+    evicting: usize,
+}
+
+/// Connections of one address.
+#[derive(Debug, Default, Clone, Copy)]
+struct Count {
+    open: usize,
+    evicting: usize,
+}
+
+impl RegistryInner {
+    /// The connection with nothing in flight that has been quiet longest, among those `which`
+    /// picks and not already leaving. A scan: it only runs when a cap is reached.
+    fn longest_idle(&self, which: impl Fn(&ConnState) -> bool) -> Option<Arc<ConnState>> {
+        self.open
+            .values()
+            .filter(|c| which(c) && c.idle() && !c.evicting.load(Ordering::Relaxed))
+            .min_by_key(|c| c.last_active.load(Ordering::Relaxed))
+            .cloned()
+    }
+
+    /// Tells `victim` to close at once.
+    fn evict(&mut self, victim: &ConnState) {
+        victim.evicting.store(true, Ordering::Relaxed);
+        self.evicting += 1;
+        if let Some(n) = self.per_address.get_mut(&victim.address) {
+            n.evicting += 1;
+        }
+        victim.evict.notify_one();
+    }
 }
 
 /// The key an address is counted under: IPv6 by its /64 (one host usually holds a whole /64).
@@ -370,17 +430,17 @@ impl Registry {
     fn admit(&self, ip: IpAddr, config: &ServerConfig, now: u64) -> Result<Arc<ConnState>, Refusal> {
         let address = address_key(ip);
         let mut inner = self.lock();
-        let from_address = inner.per_address.get(&address).copied().unwrap_or(0);
-        if from_address >= config.max_connections_per_address {
-            return Err(Refusal::PerAddress(config.max_connections_per_address));
+        let count = inner.per_address.get(&address).copied().unwrap_or_default();
+        if count.open - count.evicting >= config.max_connections_per_address {
+            // Make room among this address's own connections, or refuse.
+            match inner.longest_idle(|c| c.address == address) {
+                Some(victim) => inner.evict(&victim),
+                None => return Err(Refusal::PerAddress(config.max_connections_per_address)),
+            }
         }
-        if inner.open.len() >= config.max_connections {
-            // Make room by closing the connection idle longest (it is counted until it is gone,
-            // so the total may pass the cap by the connections being evicted).
-            let victim =
-                inner.open.values().filter(|c| c.idle()).min_by_key(|c| c.last_active.load(Ordering::Relaxed)).cloned();
-            match victim {
-                Some(v) => v.evict.notify_one(),
+        if inner.open.len() - inner.evicting >= config.max_connections {
+            match inner.longest_idle(|_| true) {
+                Some(victim) => inner.evict(&victim),
                 None => return Err(Refusal::Total(config.max_connections)),
             }
         }
@@ -392,9 +452,10 @@ impl Registry {
             head_started: AtomicU64::new(0),
             last_active: AtomicU64::new(now),
             h2: AtomicBool::new(false),
+            evicting: AtomicBool::new(false),
             evict: Notify::new(),
         });
-        *inner.per_address.entry(address).or_insert(0) += 1;
+        inner.per_address.entry(address).or_default().open += 1;
         inner.open.insert(conn.id, conn.clone());
         Ok(conn)
     }
@@ -402,9 +463,16 @@ impl Registry {
     fn release(&self, conn: &ConnState) {
         let mut inner = self.lock();
         inner.open.remove(&conn.id);
+        let evicting = conn.evicting.load(Ordering::Relaxed);
+        if evicting {
+            inner.evicting -= 1;
+        }
         if let Some(n) = inner.per_address.get_mut(&conn.address) {
-            *n -= 1;
-            if *n == 0 {
+            n.open -= 1;
+            if evicting {
+                n.evicting -= 1;
+            }
+            if n.open == 0 {
                 inner.per_address.remove(&conn.address);
             }
         }
@@ -570,6 +638,8 @@ enum Ending {
     HeaderTimeout,
     /// Closing took too long; dropped.
     Forced,
+    /// Closed at once to make room for another connection (it had nothing in flight).
+    Evicted,
 }
 
 async fn serve_connection<S>(stream: TcpStream, peer: SocketAddr, conn: Arc<ConnState>, service: S, mut ctx: ConnCtx)
@@ -637,10 +707,7 @@ where
                     }
                 }
             }
-            () = conn.evict.notified(), if closing_since.is_none() => {
-                connection.as_mut().graceful_shutdown();
-                closing_since = Some(Instant::now());
-            }
+            () = conn.evict.notified() => break Ending::Evicted,
             _ = ctx.stop.changed(), if closing_since.is_none() && !stop_requested => {
                 connection.as_mut().graceful_shutdown();
                 closing_since = Some(Instant::now());
@@ -660,7 +727,7 @@ where
         ));
         let _ = tokio::time::timeout(Duration::from_secs(1), spare.write_all(&raw_response(&problem))).await;
     }
-    if !matches!(ending, Ending::Forced) {
+    if matches!(ending, Ending::Done | Ending::HeaderTimeout) {
         linger(&mut spare, config.linger_bytes, config.linger_time).await;
     }
 }
@@ -797,16 +864,28 @@ mod tests {
     }
 
     #[test]
-    fn the_per_address_cap_refuses_and_release_frees_a_place() {
+    fn at_the_per_address_cap_its_own_idle_connection_leaves_and_only_busy_ones_refuse() {
         let registry = Registry::default();
         let config = ServerConfig::default().max_connections_per_address(2);
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let a = registry.admit(ip, &config, 0).unwrap();
-        let _b = registry.admit(ip, &config, 0).unwrap();
-        assert!(matches!(registry.admit(ip, &config, 0), Err(Refusal::PerAddress(2))));
-        assert!(registry.admit("127.0.0.2".parse().unwrap(), &config, 0).is_ok());
+        let b = registry.admit(ip, &config, 1).unwrap();
+        let other = registry.admit("127.0.0.2".parse().unwrap(), &config, 0).unwrap();
+        // The third from that address makes the longest-idle of its own leave, not another's.
+        let c = registry.admit(ip, &config, 2).unwrap();
+        assert!(a.evicting.load(Ordering::Relaxed));
+        assert!(!b.evicting.load(Ordering::Relaxed) && !other.evicting.load(Ordering::Relaxed));
+        // With the rest busy, the next is refused (the leaving one no longer counts as room).
+        b.in_flight.store(1, Ordering::Relaxed);
+        c.in_flight.store(1, Ordering::Relaxed);
+        assert!(matches!(registry.admit(ip, &config, 3), Err(Refusal::PerAddress(2))));
+        // Once a busy one is gone, there is a place again.
+        registry.release(&b);
         registry.release(&a);
-        assert!(registry.admit(ip, &config, 0).is_ok());
+        assert!(registry.admit(ip, &config, 4).is_ok());
+        let inner = registry.lock();
+        assert_eq!(inner.evicting, 0);
+        assert_eq!(inner.per_address[&address_key(ip)].open, 2);
     }
 
     #[test]
@@ -816,15 +895,15 @@ mod tests {
         let old = registry.admit("127.0.0.1".parse().unwrap(), &config, 5).unwrap();
         let busy = registry.admit("127.0.0.2".parse().unwrap(), &config, 1).unwrap();
         busy.in_flight.store(1, Ordering::Relaxed);
-        let admitted = registry.admit("127.0.0.3".parse().unwrap(), &config, 9);
-        assert!(admitted.is_ok());
+        let admitted = registry.admit("127.0.0.3".parse().unwrap(), &config, 9).unwrap();
         // The idle one was told to go, not the busy one (which is older).
+        assert!(old.evicting.load(Ordering::Relaxed));
+        assert!(!busy.evicting.load(Ordering::Relaxed));
         let waiter = old.evict.notified();
         let mut waiter = std::pin::pin!(waiter);
         assert!(waiter.as_mut().enable(), "the idle connection holds a wake-up");
-        // With every connection busy, a newcomer is refused.
-        old.in_flight.store(1, Ordering::Relaxed);
-        admitted.unwrap().in_flight.store(1, Ordering::Relaxed);
+        // With every other connection busy, a newcomer is refused.
+        admitted.in_flight.store(1, Ordering::Relaxed);
         assert!(matches!(registry.admit("127.0.0.4".parse().unwrap(), &config, 10), Err(Refusal::Total(2))));
     }
 
