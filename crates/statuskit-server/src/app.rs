@@ -30,8 +30,10 @@ use tower::layer::util::{Identity, Stack};
 use tower::ServiceBuilder;
 use tower_http::add_extension::{AddExtension, AddExtensionLayer};
 
+use crate::auth::hashing::HashPool;
 use crate::auth::login_limit::LoginLimiter;
 use crate::auth::token_cache::TokenCache;
+use crate::auth::verified::VerifiedSecrets;
 use crate::auth::{token_endpoint, AuthenticateLayer, Caller};
 use crate::config::{RedisUnavailable, ServeConfig, Switch};
 use crate::faults::{self, Faults};
@@ -70,8 +72,13 @@ pub struct AppState<S> {
     pub config: Arc<ServeConfig>,
     /// Where rate-limit state lives; `None` with `--rate-limits off`.
     pub limiter: Option<Arc<Limiter>>,
-    /// Password attempts per username and IP; `None` with `--rate-limits off`.
+    /// Password attempts per username and IP, client-secret attempts per client id and IP;
+    /// `None` with `--rate-limits off`.
     pub login: Option<Arc<LoginLimiter>>,
+    /// Where every argon2 verification runs, `--hash-concurrency` at once.
+    pub hashes: HashPool,
+    /// Client secrets verified recently, accepted again without a hash.
+    pub verified: VerifiedSecrets,
     /// The maintenance switch.
     pub maintenance: Maintenance,
     /// Requests in flight against `--max-in-flight`.
@@ -104,11 +111,14 @@ impl<S> App<S> {
         let shedder = Shedder::new(config.max_in_flight, SHED_RETRY_AFTER);
         let token_cache_seconds = config.token_cache_seconds;
         let config_public = config.max_in_flight_public;
+        let hashes = HashPool::new(config.hash_concurrency.map_or_else(HashPool::default_concurrency, |n| n.get()));
         Ok(App(Arc::new(AppState {
             store,
             config: Arc::new(config),
             limiter,
             login,
+            hashes,
+            verified: VerifiedSecrets::default(),
             maintenance: Maintenance::default(),
             shedder,
             public_shedder: Shedder::new(config_public, SHED_RETRY_AFTER),

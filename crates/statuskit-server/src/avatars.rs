@@ -1,8 +1,6 @@
 //! `/v1/me/avatar`: upload a PNG or JPEG (202 with a status monitor while thumbnails are made),
 //! then read the original and its 32, 64, 128 and 256 px thumbnails with ETags.
 
-use std::io::Cursor;
-
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method};
@@ -20,6 +18,7 @@ use statuskit::Problem;
 
 use crate::app::App;
 use crate::auth::{Auth, Caller, Read, Write};
+use crate::images::{self, ImageRejection};
 use crate::operations::{monitor_path, OperationView};
 use crate::store::Store;
 
@@ -30,8 +29,7 @@ pub const PATH: &str = "/v1/me/avatar";
 pub const SIZES: [i64; 4] = [32, 64, 128, 256];
 /// The media types an upload may have.
 pub const UPLOAD_TYPES: &[&str] = &[mime::PNG, mime::JPEG];
-/// Largest width or height accepted, in pixels.
-pub const MAX_SIDE: u32 = 8192;
+pub use crate::images::MAX_SIDE;
 
 /// The user a `/v1/me` request acts for: a token from the password grant.
 pub fn me(caller: &Caller) -> Result<i64, Problem> {
@@ -40,31 +38,19 @@ pub fn me(caller: &Caller) -> Result<i64, Problem> {
     })
 }
 
-fn not_an_image(detail: String) -> Problem {
+/// A refused image as a 422 on the `body` field, in words.
+fn not_an_image(why: ImageRejection) -> Problem {
+    tracing::debug!(error = %why, source = ?std::error::Error::source(&why), "avatar refused");
     let mut errors = FieldErrors::new();
-    errors.add("body", detail);
+    errors.add("body", why.to_string());
     Problem::unprocessable_entity(errors)
 }
 
-/// Checks that the bytes are an image of the declared type, of a sane size (reading the header
-/// only; the worker decodes the whole image).
+/// Checks that the bytes are an image of the declared type, of a sane size, that decodes within
+/// the memory stated in [`crate::images`] (reading the header only; the worker decodes the
+/// whole image).
 fn check_image(bytes: &[u8], declared: &str) -> Result<(), Problem> {
-    let reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| not_an_image(format!("could not be read: {e}")))?;
-    let actual = match reader.format() {
-        Some(image::ImageFormat::Png) => mime::PNG,
-        Some(image::ImageFormat::Jpeg) => mime::JPEG,
-        _ => return Err(not_an_image("is not a PNG or JPEG image".into())),
-    };
-    if actual != declared {
-        return Err(not_an_image(format!("is {actual} but Content-Type says {declared}")));
-    }
-    let (w, h) = reader.into_dimensions().map_err(|e| not_an_image(format!("does not decode as an image: {e}")))?;
-    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
-        return Err(not_an_image(format!("is {w}x{h}; sides of 1 to {MAX_SIDE} pixels are accepted")));
-    }
-    Ok(())
+    images::check(bytes, declared).map(|_| ()).map_err(not_an_image)
 }
 
 #[derive(Serialize)]

@@ -1,7 +1,7 @@
 //! The command line: `statuskit serve [--addr ADDR] [--database PATH] …`.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -168,9 +168,14 @@ pub struct ServeConfig {
     /// never). A revocation on another instance takes up to this long to be seen here.
     #[arg(long, env = "STATUSKIT_TOKEN_CACHE_SECONDS", default_value_t = 5)]
     pub token_cache_seconds: u64,
-    /// Password attempts allowed per minute, per username and per client IP.
+    /// Password attempts allowed per minute, per username and per client IP; as many client-secret
+    /// attempts, per client id and per client IP.
     #[arg(long, env = "STATUSKIT_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = NonZeroU32::new(10).expect("10 > 0"))]
     pub login_attempts_per_minute: NonZeroU32,
+    /// Password and client-secret verifications (argon2) run at once, off the request workers;
+    /// half the cores by default.
+    #[arg(long, env = "STATUSKIT_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<NonZeroUsize>,
     /// `off` turns every rate limit off, sign-in limits included (for benchmarks).
     #[arg(long, env = "STATUSKIT_RATE_LIMITS", value_enum, default_value_t = Switch::On)]
     pub rate_limits: Switch,
@@ -269,6 +274,7 @@ impl ServeConfig {
             token_cache_seconds: 5,
             refresh_token_ttl: 30 * 24 * 3600,
             login_attempts_per_minute: NonZeroU32::new(10).expect("10 > 0"),
+            hash_concurrency: None,
             rate_limits: Switch::On,
             rate_limit_reads: 600,
             rate_limit_writes: 120,

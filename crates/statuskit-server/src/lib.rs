@@ -11,6 +11,7 @@ pub mod customers;
 pub mod docs;
 pub mod error;
 pub mod faults;
+pub mod images;
 pub mod logging;
 pub mod openapi;
 pub mod operations;

@@ -723,7 +723,24 @@ fn token_form(grants: bool) -> utoipa::openapi::request_body::RequestBody {
     RequestBodyBuilder::new().required(Some(Required::True)).content(mime::FORM, Content::new(Some(schema(s)))).build()
 }
 
-fn oauth_errors(mut op: Op) -> Op {
+/// The token endpoints' own refusals: RFC 6749 errors, the client-secret attempt limit (429) and
+/// a full hashing pool (503, besides the service-state layers' 503).
+fn oauth_errors(op: Op) -> Op {
+    let attempts = "Too many client-secret attempts for this client id or address (or password attempts for \
+                    this user or address); counted before any hash.";
+    let busy = "Maintenance, shedding load, or too many credentials being checked at once.";
+    let mut op = op
+        .guarded()
+        .answer(Answer::problem(&status::TOO_MANY_REQUESTS).describe(attempts).header(
+            header::RETRY_AFTER,
+            seconds(),
+            true,
+        ))
+        .answer(Answer::problem(&status::SERVICE_UNAVAILABLE).describe(busy).header(
+            header::RETRY_AFTER,
+            seconds(),
+            true,
+        ));
     let err = |s: &'static Status| Answer::new(s).body(mime::JSON, component("OAuthError"));
     op.add(err(&status::BAD_REQUEST).header(header::CACHE_CONTROL, text(), true));
     op.add(err(&status::UNAUTHORIZED).describe("`invalid_client`: the client did not authenticate.").header(
@@ -738,24 +755,20 @@ fn oauth_errors(mut op: Op) -> Op {
 fn other_paths() -> Vec<(&'static str, Vec<(Op, bool)>)> {
     let mut token = Op::new(Method::POST, "token", "Get tokens (RFC 6749)");
     token.body = Some(token_form(true));
-    let token = oauth_errors(token)
-        .guarded()
-        .answer(
-            Answer::new(&status::OK)
-                .body(
-                    mime::JSON,
-                    schema(json!({"type": "object", "required": ["access_token", "token_type"], "properties": {
-                        "access_token": {"type": "string"}, "token_type": {"type": "string"},
-                        "expires_in": {"type": "integer"}, "refresh_token": {"type": "string"}, "scope": {"type": "string"}
-                    }})),
-                )
-                .header(header::CACHE_CONTROL, text(), true),
-        )
-        .answer(Answer::problem(&status::TOO_MANY_REQUESTS).header(header::RETRY_AFTER, seconds(), true));
+    let token = oauth_errors(token).answer(
+        Answer::new(&status::OK)
+            .body(
+                mime::JSON,
+                schema(json!({"type": "object", "required": ["access_token", "token_type"], "properties": {
+                    "access_token": {"type": "string"}, "token_type": {"type": "string"},
+                    "expires_in": {"type": "integer"}, "refresh_token": {"type": "string"}, "scope": {"type": "string"}
+                }})),
+            )
+            .header(header::CACHE_CONTROL, text(), true),
+    );
     let mut revoke = Op::new(Method::POST, "revoke", "Revoke a token (RFC 7009)");
     revoke.body = Some(token_form(false));
-    let revoke =
-        oauth_errors(revoke).guarded().answer(Answer::new(&status::OK).header(header::CACHE_CONTROL, text(), true));
+    let revoke = oauth_errors(revoke).answer(Answer::new(&status::OK).header(header::CACHE_CONTROL, text(), true));
 
     let moved =
         |id: &str| {

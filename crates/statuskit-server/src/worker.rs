@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use statuskit::header::mime;
 use tokio::sync::Notify;
 
-use crate::avatars::{MAX_SIDE, SIZES};
+use crate::avatars::SIZES;
+use crate::images;
 use crate::store::{Operation, Store};
 
 /// An image row: size (0 = original), media type, bytes, entity tag.
@@ -21,23 +22,31 @@ fn etag_of(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Decodes `input` (limits against decompression bombs) and renders one PNG thumbnail.
+/// Renders one PNG thumbnail.
 fn thumbnail(img: &image::DynamicImage, size: i64) -> Result<Vec<u8>, String> {
     let side = size as u32;
     let thumb = img.resize_to_fill(side, side, image::imageops::FilterType::Triangle);
     let mut out = Vec::new();
-    thumb.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).map_err(|e| e.to_string())?;
+    thumb.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).map_err(|e| {
+        tracing::error!(error = %e, size, "could not encode a thumbnail");
+        format!("could not be made into a {size} px thumbnail")
+    })?;
     Ok(out)
 }
 
+/// Decodes `input` within the memory stated in [`crate::images`] (limits against decompression
+/// bombs); a refusal in words.
 fn decode(input: &[u8]) -> Result<image::DynamicImage, String> {
-    let mut reader = image::ImageReader::new(Cursor::new(input)).with_guessed_format().map_err(|e| e.to_string())?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(512 * 1024 * 1024);
-    reader.limits(limits);
-    reader.decode().map_err(|e| format!("the image does not decode: {e}"))
+    images::decode(input).map_err(|e| {
+        tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "avatar does not decode");
+        e.to_string()
+    })
+}
+
+/// A background task that ended without an answer, in words (the panic stays in the log).
+fn task_failed(e: tokio::task::JoinError) -> String {
+    tracing::error!(error = %e, "avatar task failed");
+    "could not be processed".to_owned()
 }
 
 /// Makes every image of an avatar operation; awaits `on_step(progress)` after each step.
@@ -49,13 +58,13 @@ where
     let input = Arc::new(input);
     let decoded = {
         let input = input.clone();
-        tokio::task::spawn_blocking(move || decode(&input)).await.map_err(|e| e.to_string())??
+        tokio::task::spawn_blocking(move || decode(&input)).await.map_err(task_failed)??
     };
     let decoded = Arc::new(decoded);
     let mut images = vec![(0, content_type, input.to_vec(), etag_of(&input))];
     for (i, size) in SIZES.iter().copied().enumerate() {
         let img = decoded.clone();
-        let png = tokio::task::spawn_blocking(move || thumbnail(&img, size)).await.map_err(|e| e.to_string())??;
+        let png = tokio::task::spawn_blocking(move || thumbnail(&img, size)).await.map_err(task_failed)??;
         let tag = etag_of(&png);
         images.push((size, mime::PNG.to_owned(), png, tag));
         on_step(((i + 1) * 100 / (SIZES.len() + 1)) as i64).await;

@@ -1,13 +1,16 @@
 //! Who may do what: the OAuth2 token endpoint (RFC 6749), bearer tokens on every `/v1` route
-//! (RFC 6750), scopes, and brute-force limits on passwords.
+//! (RFC 6750), scopes, brute-force limits on passwords and client secrets, and argon2 kept off the
+//! request workers.
 
 pub mod bootstrap;
+pub mod hashing;
 pub mod login_limit;
 pub mod oauth_error;
 pub mod scope;
 pub mod secrets;
 pub mod token_cache;
 pub mod token_endpoint;
+pub mod verified;
 
 use std::convert::Infallible;
 use std::marker::PhantomData;

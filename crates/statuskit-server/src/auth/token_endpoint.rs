@@ -14,10 +14,11 @@ use statuskit::header::{mime, CONTENT_TYPE};
 use statuskit::retry_after::RetryAfter;
 use statuskit::Problem;
 
+use super::hashing::HashError;
 use super::now_ms;
 use super::oauth_error::{no_store, OAuthError};
 use super::scope::Scopes;
-use super::secrets::{new_token, random_string, token_hash, verify_nothing, verify_secret};
+use super::secrets::{new_token, random_string, token_hash};
 use crate::app::App;
 use crate::store::{Client, Store, Token};
 
@@ -51,6 +52,12 @@ impl From<OAuthError> for Refusal {
 impl From<Problem> for Refusal {
     fn from(p: Problem) -> Self {
         Refusal::Problem(p)
+    }
+}
+
+impl From<HashError> for Refusal {
+    fn from(e: HashError) -> Self {
+        Refusal::Problem(e.into())
     }
 }
 
@@ -101,7 +108,16 @@ fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, OAuthError> {
 }
 
 /// Client authentication: HTTP Basic or `client_id` + `client_secret` in the body, not both.
-async fn authenticate_client<S: Store>(app: &App<S>, headers: &HeaderMap, form: &mut Form) -> Result<Client, Refusal> {
+///
+/// A secret verified recently ([`super::verified`]) is accepted without a hash. Any other attempt
+/// counts against the client id's and the address's limit first (429 once spent, before any
+/// hash), then is verified on the bounded hashing pool ([`super::hashing`]).
+async fn authenticate_client<S: Store>(
+    app: &App<S>,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    form: &mut Form,
+) -> Result<Client, Refusal> {
     let from_header = match Authorization::from_headers(headers) {
         Ok(Some(Authorization::Basic { user, password })) => Some((user, password)),
         Ok(Some(_)) => return Err(OAuthError::invalid_client("authenticate the client with HTTP Basic").into()),
@@ -120,13 +136,25 @@ async fn authenticate_client<S: Store>(app: &App<S>, headers: &HeaderMap, form: 
         (None, false) => return Err(OAuthError::invalid_client("client authentication is required").into()),
     };
     let client = app.store.find_client(&id).await?;
-    match client {
-        Some(c) if verify_secret(&secret, &c.secret_hash) => Ok(c),
-        Some(_) => Err(OAuthError::invalid_client("client authentication failed").into()),
-        None => {
-            verify_nothing(&secret);
-            Err(OAuthError::invalid_client("client authentication failed").into())
+    if let Some(c) = client.as_ref().filter(|c| app.verified.matches(&id, &secret, &c.secret_hash)) {
+        return Ok(c.clone());
+    }
+    if let Some(login) = &app.login {
+        if let Err(wait) = login.client_attempt(&id, ip).await {
+            return Err(Problem::too_many_requests(
+                RetryAfter::from_duration(wait),
+                "too many client authentication attempts for this client or address; wait before trying again",
+            )
+            .into());
         }
+    }
+    let right = app.hashes.verify(&secret, client.as_ref().map(|c| c.secret_hash.as_str())).await?;
+    match client {
+        Some(c) if right => {
+            app.verified.insert(&id, &secret, &c.secret_hash);
+            Ok(c)
+        }
+        _ => Err(OAuthError::invalid_client("client authentication failed").into()),
     }
 }
 
@@ -166,7 +194,7 @@ pub async fn token<S: Store>(State(app): State<App<S>>, req: Request) -> Respons
 
 async fn issue<S: Store>(app: &App<S>, req: Request) -> Result<Issued, Refusal> {
     let (headers, ip, mut form) = read_form(req).await?;
-    let client = authenticate_client(app, &headers, &mut form).await?;
+    let client = authenticate_client(app, ip, &headers, &mut form).await?;
     let grant = required(&form, "grant_type")?.to_owned();
     if !matches!(grant.as_str(), "password" | "client_credentials" | "refresh_token") {
         return Err(OAuthError::unsupported_grant_type(format!(
@@ -194,13 +222,10 @@ async fn issue<S: Store>(app: &App<S>, req: Request) -> Result<Issued, Refusal> 
                 .into());
             }
             let user = app.store.find_user(username).await?;
+            let right = app.hashes.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
             let user = match user {
-                Some(u) if verify_secret(password, &u.password_hash) => u,
-                Some(_) => return Err(OAuthError::invalid_grant("the username or password is wrong").into()),
-                None => {
-                    verify_nothing(password);
-                    return Err(OAuthError::invalid_grant("the username or password is wrong").into());
-                }
+                Some(u) if right => u,
+                _ => return Err(OAuthError::invalid_grant("the username or password is wrong").into()),
             };
             let allowed = Scopes::parse(&user.scopes).unwrap_or_default().intersect(client_scopes);
             let scopes = grant_scopes(&form, allowed)?;
@@ -281,8 +306,8 @@ async fn mint<S: Store>(
 /// takes its whole grant with it.
 pub async fn revoke<S: Store>(State(app): State<App<S>>, req: Request) -> Response {
     let result: Result<(), Refusal> = async {
-        let (headers, _, mut form) = read_form(req).await?;
-        let client = authenticate_client(&app, &headers, &mut form).await?;
+        let (headers, ip, mut form) = read_form(req).await?;
+        let client = authenticate_client(&app, ip, &headers, &mut form).await?;
         let presented = required(&form, "token")?;
         let hash = token_hash(presented);
         if let Some(t) = app.store.find_token(&hash).await? {
