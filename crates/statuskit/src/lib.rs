@@ -28,6 +28,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cache;
 pub mod challenge;
 pub mod conditional;
 pub mod deadline;
@@ -51,6 +52,7 @@ pub mod retry_after;
 pub mod status;
 pub mod unavailable;
 pub mod validate;
+pub mod xml;
 
 use std::sync::Arc;
 
