@@ -368,8 +368,10 @@ impl Op {
             security: Vec::new(),
             answers: BTreeMap::new(),
         };
-        // Every route is behind `limits::RequestLimitsLayer` (414, 431) and the panic catcher (500).
+        // Every route is behind `limits::RequestLimitsLayer` (414, 431, and 400 for a missing or
+        // repeated `Host`) and the panic catcher (500).
         op.problems(&[&status::URI_TOO_LONG, &status::REQUEST_HEADER_FIELDS_TOO_LARGE, &status::INTERNAL_SERVER_ERROR])
+            .problems(&[&status::BAD_REQUEST])
     }
 
     /// Behind the service-state layers (`app::guard`): 503 for maintenance or shedding (with
@@ -444,7 +446,12 @@ impl Op {
             rb = rb.description(Some("Also accepted as application/xml, root element `customer`."));
         }
         self.body = Some(rb.build());
-        self.add(Answer::problem(&status::UNSUPPORTED_MEDIA_TYPE).header(accepted, text(), true));
+        // `Accept-Encoding` instead when a content coding was the cause.
+        self.add(Answer::problem(&status::UNSUPPORTED_MEDIA_TYPE).header(accepted, text(), false).header(
+            header::ACCEPT_ENCODING,
+            text(),
+            false,
+        ));
         self.problems(&[
             &status::BAD_REQUEST,
             &status::LENGTH_REQUIRED,
@@ -462,7 +469,12 @@ impl Op {
         if !self.security.is_empty() {
             b = b.securities(Some(self.security));
         }
-        for (code, a) in self.answers {
+        for (code, mut a) in self.answers {
+            // `caching::layer` gives every 2xx and 304 a `Cache-Control` (contract §4).
+            let cached = a.status.code.is_success() || a.status.code == status::NOT_MODIFIED.code;
+            if cached && !a.headers.iter().any(|h| h.0 == header::CACHE_CONTROL.as_str()) {
+                a = a.header(header::CACHE_CONTROL, text(), true);
+            }
             let mut r = ResponseBuilder::new().description(a.description);
             if !head {
                 for (media, s) in a.content {
@@ -720,6 +732,7 @@ fn token_form(grants: bool) -> utoipa::openapi::request_body::RequestBody {
 fn oauth_errors(mut op: Op) -> Op {
     let err = |s: &'static Status| Answer::new(s).body(mime::JSON, component("OAuthError"));
     op.add(err(&status::BAD_REQUEST).header(header::CACHE_CONTROL, text(), true));
+    op.add(Answer::problem(&status::UNSUPPORTED_MEDIA_TYPE).header(header::ACCEPT_ENCODING, text(), true));
     op.add(err(&status::UNAUTHORIZED).describe("`invalid_client`: the client did not authenticate.").header(
         header::WWW_AUTHENTICATE,
         json!({"type": "string", "pattern": "^Basic "}),
@@ -985,5 +998,11 @@ mod tests {
         assert_eq!(p["get"]["responses"]["503"]["headers"]["retry-after"]["required"], true);
         assert!(p["get"]["responses"]["200"]["headers"]["vary"].get("required").is_none());
         assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(p["get"]["responses"]["200"]["headers"]["cache-control"]["required"], true);
+        assert_eq!(p["post"]["responses"]["201"]["headers"]["cache-control"]["required"], true);
+        assert!(p["post"]["responses"]["415"]["headers"]["accept-encoding"].is_object());
+        assert!(doc["paths"]["/health"]["get"]["responses"]["400"].is_object(), "Host");
+        assert_eq!(doc["paths"]["/health"]["get"]["responses"]["200"]["headers"]["cache-control"]["required"], true);
+        assert!(p["get"]["responses"]["401"]["headers"].get("cache-control").is_none());
     }
 }
