@@ -200,6 +200,22 @@ async fn control_characters_are_refused_in_text_and_never_break_xml() {
     let r = app.create("Ada\tKing", "king@example.com").await;
     assert_eq!(r.status, 201, "{}", r.text());
 
+    // Names stored from the command line follow the same rule.
+    for args in [
+        &["users", "add", "--username", "ev\u{1}l", "--password", "pw-123456789"][..],
+        &["users", "add", "--username", "eve", "--password", "pw-123456789", "--account", "a\u{1b}b"],
+        &["clients", "add", "--client-id", "c\u{7f}"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_statuskit"))
+            .args(args)
+            .arg("--database")
+            .arg(&app.db)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("can't contain control characters"), "{out:?}");
+    }
+
     // Whatever is stored (here written straight into the database, as an older version or
     // another tool could have), the XML representation and list parse; JSON keeps it exactly.
     let store = SqliteStore::open(&app.db).await.unwrap();
