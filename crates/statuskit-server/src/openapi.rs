@@ -99,14 +99,23 @@ fn component(name: &str) -> RefOr<Schema> {
 /// differs between regex dialects (Python's includes U+001C..U+001F, ECMAScript's U+FEFF).
 const WS: &str = r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
-/// A name is valid when, trimmed (`customers::model::CustomerInput`), it has 1 to `MAX_LEN`
-/// characters and is not only digits and spaces. `maxLength` cannot say "after trimming", so the
-/// pattern says it all: leading space, a lookahead for one letter-like character, the trimmed core
-/// (non-space at both ends, at most `MAX_LEN` long), trailing space.
+/// What `statuskit::validate::forbidden_char` refuses in stored text: control characters but tab,
+/// line feed and carriage return, and U+FFFE / U+FFFF.
+const CTL: &str = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffe\uffff";
+
+/// The White_Space characters that are not [`CTL`]: those a name may start or end with.
+const WS_TEXT: &str = r"\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// A name is valid when it holds no control character ([`CTL`]) and, trimmed
+/// (`customers::model::CustomerInput`), has 1 to `MAX_LEN` characters and is not only digits and
+/// spaces. `maxLength` cannot say "after trimming", so the pattern says it all: leading space, a
+/// lookahead for one letter-like character, the trimmed core (non-space at both ends, at most
+/// `MAX_LEN` long), trailing space.
 fn name_pattern() -> String {
-    let (w, n, l) = (format!("[{WS}]"), format!("[^{WS}]"), format!("[^0-9{WS}]"));
+    let (w, n, l) = (format!("[{WS_TEXT}]"), format!("[^{WS}{CTL}]"), format!("[^0-9{WS}{CTL}]"));
+    let any = format!("[^{CTL}]");
     let inner = crate::customers::model::MAX_LEN - 2;
-    format!(r"^{w}*(?=[\s\S]*{l}){n}(?:[\s\S]{{0,{inner}}}{n})?{w}*$")
+    format!(r"^{w}*(?={any}*{l}){n}(?:{any}{{0,{inner}}}{n})?{w}*$")
 }
 
 /// A cursor is `after:<id>` in unpadded URL-safe base64, as the `next` links carry it: 1 to 18
