@@ -29,7 +29,7 @@ step() {
   printf '\n$ curl -si%s\n' "$shown"
   last=$(curl -si "$@" | tr -d '\r')
   local status; status=$(printf '%s\n' "$last" | head -n1 | cut -d' ' -f2)
-  printf '%s\n' "$last" | grep -iE '^HTTP/|^(location|etag|allow|accept-post|accept-patch|preference-applied|www-authenticate|retry-after|cache-control):' || true
+  printf '%s\n' "$last" | grep -iE '^HTTP/|^(location|etag|allow|accept-post|accept-patch|preference-applied|www-authenticate|retry-after|cache-control|accept-encoding):' || true
   local body; body=$(printf '%s\n' "$last" | sed '1,/^$/d')
   [ -n "$body" ] && printf '%s\n' "$body" | head -c 300 && echo
   if [ "$status" != "$expected" ]; then
@@ -80,12 +80,15 @@ step 400 -H "$A" -H 'content-type: application/json' -d '{"name":"Ada",' "$B/v1/
 step 400 -H "$A" -H 'content-type: application/xml' -d '<customer><name>Ada</nam></customer>' "$B/v1/customers"
 step 400 -H "$A" "$B/v1/customers?cursor=bogus"
 step 400 -H "$A" -H 'if-none-match: no-quotes' "$B$ID_PATH"
+step 400 -H 'Host:' "$B/health"
 step 422 -H "$A" -H 'content-type: application/json' -d '{"name":" ","email":"nope"}' "$B/v1/customers"
 step 422 -H "$A" -H 'content-type: application/json' -d '{"name":"Ada","email":"ADA-'"$run"'@example.com"}' "$B/v1/customers"
+step 422 -H "$A" -H 'content-type: application/json' -d '{"name":"a\u0001b","email":"ctl-'"$run"'@example.com"}' "$B/v1/customers"
 
 echo; echo "## 415, 411, 413: the body's type and size"
 step 415 -H "$A" -H 'content-type: text/plain' -d 'Ada' "$B/v1/customers"
 step 415 -X PATCH -H "$A" -H 'content-type: application/xml' -d '<a/>' "$B$ID_PATH"
+step 415 -H "$A" -H 'content-type: application/json' -H 'content-encoding: gzip' -d '{}' "$B/v1/customers"
 hostport=${B#http://}; host=${hostport%%:*}; port=${hostport##*:}
 printf '\n$ printf "POST /v1/customers HTTP/1.1 … (a body, no Content-Length)" > /dev/tcp/%s/%s\n' "$host" "$port"
 exec 3<>"/dev/tcp/$host/$port"

@@ -7,6 +7,15 @@ use crate::config::{ClientsCommand, UsersCommand};
 use crate::store::sqlite::SqliteStore;
 use crate::store::AuthStore;
 
+/// Names stored from the command line follow the rule for all stored text: no control characters
+/// ([`statuskit::validate::forbidden_char`]).
+fn check_text(what: &str, value: &str) -> Result<(), Box<dyn std::error::Error>> {
+    match statuskit::validate::forbidden_char(value) {
+        Some(c) => Err(format!("{what} can't contain control characters (found U+{:04X})", u32::from(c)).into()),
+        None => Ok(()),
+    }
+}
+
 fn check_scopes(list: &str) -> Result<String, Box<dyn std::error::Error>> {
     Ok(Scopes::parse(list).map_err(|s| format!("unknown scope `{s}`"))?.to_string())
 }
@@ -14,6 +23,8 @@ fn check_scopes(list: &str) -> Result<String, Box<dyn std::error::Error>> {
 /// Runs `statuskit users …`.
 pub async fn users(command: UsersCommand) -> Result<(), Box<dyn std::error::Error>> {
     let UsersCommand::Add { database, username, password, scopes, account } = command;
+    check_text("the username", &username)?;
+    check_text("the account name", &account)?;
     let store = SqliteStore::open(&database).await?;
     let account_id = store.ensure_account(&account).await?;
     let generated = password.is_none();
@@ -30,6 +41,8 @@ pub async fn users(command: UsersCommand) -> Result<(), Box<dyn std::error::Erro
 /// Runs `statuskit clients …`.
 pub async fn clients(command: ClientsCommand) -> Result<(), Box<dyn std::error::Error>> {
     let ClientsCommand::Add { database, client_id, secret, scopes, grants, account } = command;
+    check_text("the client id", &client_id)?;
+    check_text("the account name", &account)?;
     let store = SqliteStore::open(&database).await?;
     let account_id = store.ensure_account(&account).await?;
     for g in grants.split(' ').filter(|g| !g.is_empty()) {

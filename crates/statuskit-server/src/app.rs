@@ -294,13 +294,14 @@ pub fn router<S: Store>(app: App<S>) -> Service {
     ServiceBuilder::new()
         .layer(ContractLayer::new().report_url(report))
         .layer(RequestLimitsLayer::default())
+        .layer(crate::caching::layer())
         .layer(AddExtensionLayer::new(limit))
         .service(routes)
 }
 
 /// What [`router`] builds: the routes, with the body limit in every request's extensions, behind
 /// the 414/431 limits, inside the contract's layers.
-pub type Service = Contract<RequestLimits<AddExtension<Router, BodyLimit>>>;
+pub type Service = Contract<RequestLimits<statuskit::cache::CacheControl<AddExtension<Router, BodyLimit>>>>;
 
 /// `GET /health`: 200 while the service can serve; 503 saying why when it cannot (maintenance,
 /// shedding load, or the database not answering).

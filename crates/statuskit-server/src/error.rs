@@ -18,6 +18,7 @@ impl From<StoreError> for Problem {
             StoreError::VersionMoved | StoreError::IdTaken => {
                 Problem::conflict("the resource changed while this request was applied; read it again and retry")
             }
+            e @ StoreError::NoFreeId => Problem::internal_server_error(e),
             StoreError::Other(e) => Problem::internal_server_error(e),
         }
     }

@@ -6,6 +6,7 @@ pub mod admin_cli;
 pub mod app;
 pub mod auth;
 pub mod avatars;
+pub mod caching;
 pub mod config;
 pub mod customers;
 pub mod docs;

@@ -99,14 +99,23 @@ fn component(name: &str) -> RefOr<Schema> {
 /// differs between regex dialects (Python's includes U+001C..U+001F, ECMAScript's U+FEFF).
 const WS: &str = r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
-/// A name is valid when, trimmed (`customers::model::CustomerInput`), it has 1 to `MAX_LEN`
-/// characters and is not only digits and spaces. `maxLength` cannot say "after trimming", so the
-/// pattern says it all: leading space, a lookahead for one letter-like character, the trimmed core
-/// (non-space at both ends, at most `MAX_LEN` long), trailing space.
+/// What `statuskit::validate::forbidden_char` refuses in stored text: control characters but tab,
+/// line feed and carriage return, and U+FFFE / U+FFFF.
+const CTL: &str = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffe\uffff";
+
+/// The White_Space characters that are not [`CTL`]: those a name may start or end with.
+const WS_TEXT: &str = r"\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// A name is valid when it holds no control character ([`CTL`]) and, trimmed
+/// (`customers::model::CustomerInput`), has 1 to `MAX_LEN` characters and is not only digits and
+/// spaces. `maxLength` cannot say "after trimming", so the pattern says it all: leading space, a
+/// lookahead for one letter-like character, the trimmed core (non-space at both ends, at most
+/// `MAX_LEN` long), trailing space.
 fn name_pattern() -> String {
-    let (w, n, l) = (format!("[{WS}]"), format!("[^{WS}]"), format!("[^0-9{WS}]"));
+    let (w, n, l) = (format!("[{WS_TEXT}]"), format!("[^{WS}{CTL}]"), format!("[^0-9{WS}{CTL}]"));
+    let any = format!("[^{CTL}]");
     let inner = crate::customers::model::MAX_LEN - 2;
-    format!(r"^{w}*(?=[\s\S]*{l}){n}(?:[\s\S]{{0,{inner}}}{n})?{w}*$")
+    format!(r"^{w}*(?={any}*{l}){n}(?:{any}{{0,{inner}}}{n})?{w}*$")
 }
 
 /// A cursor is `after:<id>` in unpadded URL-safe base64, as the `next` links carry it: 1 to 18
@@ -368,14 +377,15 @@ impl Op {
             security: Vec::new(),
             answers: BTreeMap::new(),
         };
-        // Every route is behind `limits::RequestLimitsLayer` (414, 431), the panic catcher (500)
-        // and `statuskit::server`'s header timeout (408).
+        // Every route is behind `limits::RequestLimitsLayer` (414, 431, and 400 for a missing or
+        // repeated `Host`), the panic catcher (500) and `statuskit::server`'s header timeout (408).
         op.problems(&[
             &status::REQUEST_TIMEOUT,
             &status::URI_TOO_LONG,
             &status::REQUEST_HEADER_FIELDS_TOO_LARGE,
             &status::INTERNAL_SERVER_ERROR,
         ])
+        .problems(&[&status::BAD_REQUEST])
     }
 
     /// Behind the service-state layers (`app::work_guard`): 503 for maintenance or shedding (with
@@ -450,7 +460,12 @@ impl Op {
             rb = rb.description(Some("Also accepted as application/xml, root element `customer`."));
         }
         self.body = Some(rb.build());
-        self.add(Answer::problem(&status::UNSUPPORTED_MEDIA_TYPE).header(accepted, text(), true));
+        // `Accept-Encoding` instead when a content coding was the cause.
+        self.add(Answer::problem(&status::UNSUPPORTED_MEDIA_TYPE).header(accepted, text(), false).header(
+            header::ACCEPT_ENCODING,
+            text(),
+            false,
+        ));
         self.problems(&[
             &status::BAD_REQUEST,
             &status::LENGTH_REQUIRED,
@@ -468,7 +483,12 @@ impl Op {
         if !self.security.is_empty() {
             b = b.securities(Some(self.security));
         }
-        for (code, a) in self.answers {
+        for (code, mut a) in self.answers {
+            // `caching::layer` gives every 2xx and 304 a `Cache-Control` (contract §4).
+            let cached = a.status.code.is_success() || a.status.code == status::NOT_MODIFIED.code;
+            if cached && !a.headers.iter().any(|h| h.0 == header::CACHE_CONTROL.as_str()) {
+                a = a.header(header::CACHE_CONTROL, text(), true);
+            }
             let mut r = ResponseBuilder::new().description(a.description);
             if !head {
                 for (media, s) in a.content {
@@ -743,6 +763,7 @@ fn oauth_errors(op: Op) -> Op {
         ));
     let err = |s: &'static Status| Answer::new(s).body(mime::JSON, component("OAuthError"));
     op.add(err(&status::BAD_REQUEST).header(header::CACHE_CONTROL, text(), true));
+    op.add(Answer::problem(&status::UNSUPPORTED_MEDIA_TYPE).header(header::ACCEPT_ENCODING, text(), true));
     op.add(err(&status::UNAUTHORIZED).describe("`invalid_client`: the client did not authenticate.").header(
         header::WWW_AUTHENTICATE,
         json!({"type": "string", "pattern": "^Basic "}),
@@ -1004,5 +1025,11 @@ mod tests {
         assert_eq!(p["get"]["responses"]["503"]["headers"]["retry-after"]["required"], true);
         assert!(p["get"]["responses"]["200"]["headers"]["vary"].get("required").is_none());
         assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(p["get"]["responses"]["200"]["headers"]["cache-control"]["required"], true);
+        assert_eq!(p["post"]["responses"]["201"]["headers"]["cache-control"]["required"], true);
+        assert!(p["post"]["responses"]["415"]["headers"]["accept-encoding"].is_object());
+        assert!(doc["paths"]["/health"]["get"]["responses"]["400"].is_object(), "Host");
+        assert_eq!(doc["paths"]["/health"]["get"]["responses"]["200"]["headers"]["cache-control"]["required"], true);
+        assert!(p["get"]["responses"]["401"]["headers"].get("cache-control").is_none());
     }
 }

@@ -1,5 +1,5 @@
 //! Request bodies in JSON or XML: 411 (no length), 415 (wrong type, with `Accept-Post` /
-//! `Accept-Patch`), 413 (over the limit), 400 (unparseable, saying where) and 422 (well-formed but
+//! `Accept-Patch`; or a content coding, with `Accept-Encoding`), 413 (over the limit), 400 (unparseable, saying where) and 422 (well-formed but
 //! wrong: a type mismatch, an unknown field, or [`Validate`] failing), in the contract's order.
 //!
 //! ```
@@ -30,7 +30,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method, Version};
 use serde::de::DeserializeOwned;
 
-use crate::header::{mime, ACCEPT, ACCEPT_PATCH, ACCEPT_POST, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use crate::header::{
+    mime, ACCEPT, ACCEPT_PATCH, ACCEPT_POST, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING,
+};
 use crate::problem::Problem;
 use crate::validate::{FieldErrors, Validate};
 
@@ -103,6 +105,7 @@ pub async fn read_body(req: Request, accepted: &[&str]) -> Result<(usize, Bytes)
         let got = headers.get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         return Err(Problem::unsupported_media_type(got.as_deref(), accepted_header(req.method()), accepted));
     };
+    check_content_encoding(headers)?;
     let limit = req.extensions().get::<BodyLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
     if declared_length(headers).is_some_and(|n| n > limit as u64) {
         return Err(Problem::content_too_large(limit));
@@ -115,6 +118,38 @@ pub async fn read_body(req: Request, accepted: &[&str]) -> Result<(usize, Bytes)
         Err(e) if is_length_limit(&e) => Err(Problem::content_too_large(limit)),
         Err(e) => Err(Problem::bad_request(format!("the request body could not be read: {e}"))),
     }
+}
+
+/// 415 with `Accept-Encoding: identity` if the body declares a content coding other than
+/// `identity` (RFC 9110 §8.4, §15.5.16): nothing here decodes `gzip` and the like, and reading such
+/// a body as if it were plain would fail later with a misleading 400, or store garbage. Part of
+/// [`read_body`]; for a body read some other way, call it first.
+///
+/// ```
+/// use statuskit::header::{ACCEPT_ENCODING, CONTENT_ENCODING};
+///
+/// let mut headers = http::HeaderMap::new();
+/// assert!(statuskit::body::check_content_encoding(&headers).is_ok());
+/// headers.insert(CONTENT_ENCODING, "Identity".parse().unwrap());
+/// assert!(statuskit::body::check_content_encoding(&headers).is_ok());
+/// headers.append(CONTENT_ENCODING, "gzip".parse().unwrap());
+/// let p = statuskit::body::check_content_encoding(&headers).unwrap_err();
+/// assert_eq!(p.status().code, 415);
+/// assert_eq!(p.headers()[ACCEPT_ENCODING], "identity");
+/// ```
+pub fn check_content_encoding(headers: &HeaderMap) -> Result<(), Problem> {
+    for value in headers.get_all(CONTENT_ENCODING) {
+        let text = String::from_utf8_lossy(value.as_bytes());
+        // `Content-Encoding = #content-coding`: a list, empty elements allowed.
+        let coding = text
+            .split(',')
+            .map(|c| c.trim_matches([' ', '\t']))
+            .find(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
+        if coding.is_some() {
+            return Err(Problem::unsupported_content_encoding(text.trim_matches([' ', '\t'])));
+        }
+    }
+    Ok(())
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -340,6 +375,45 @@ mod tests {
         }
         let e = decode::<Item>(BodyFormat::Xml, b"<item><name>a</name><count>x</count></item>").unwrap_err();
         assert_eq!(e.status().code, 422, "{}", e.detail());
+    }
+
+    fn post(headers: &[(HeaderName, &str)], body: &'static str) -> Request {
+        let mut b = http::Request::post("/");
+        for (name, value) in headers {
+            b = b.header(name, *value);
+        }
+        b.body(axum::body::Body::from(body)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn content_codings_other_than_identity_are_415_with_accept_encoding() {
+        let json = (CONTENT_TYPE, mime::JSON);
+        let len = (CONTENT_LENGTH, "2");
+        for coding in ["gzip", "br", "identity, gzip", "x-custom", "GZIP"] {
+            let req = post(&[json.clone(), len.clone(), (CONTENT_ENCODING, coding)], "{}");
+            let p = read_body(req, BODY_TYPES).await.unwrap_err();
+            assert_eq!(p.status().code, 415, "{coding}");
+            assert_eq!(p.headers()[crate::header::ACCEPT_ENCODING], "identity");
+            assert!(p.detail().contains(coding), "{}", p.detail());
+            assert!(p.headers().get(ACCEPT_POST).is_none());
+        }
+        for fine in ["identity", "Identity", "", " , identity"] {
+            let req = post(&[json.clone(), len.clone(), (CONTENT_ENCODING, fine)], "{}");
+            let (index, bytes) = read_body(req, BODY_TYPES).await.unwrap();
+            assert_eq!((index, &bytes[..]), (0, &b"{}"[..]), "{fine:?}");
+        }
+        // Two fields: the second one counts too.
+        let req = http::Request::post("/")
+            .header(CONTENT_TYPE, mime::JSON)
+            .header(CONTENT_LENGTH, "2")
+            .header(CONTENT_ENCODING, "identity")
+            .header(CONTENT_ENCODING, "deflate")
+            .body(axum::body::Body::from("{}"))
+            .unwrap();
+        assert_eq!(read_body(req, BODY_TYPES).await.unwrap_err().status().code, 415);
+        // 411 still comes first (contract §5: length, then type and coding).
+        let req = post(&[json, (CONTENT_ENCODING, "gzip")], "");
+        assert_eq!(read_body(req, BODY_TYPES).await.unwrap_err().status().code, 411);
     }
 
     proptest! {

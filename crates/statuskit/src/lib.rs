@@ -28,6 +28,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cache;
 pub mod challenge;
 pub mod collect;
 pub mod conditional;
@@ -54,6 +55,7 @@ pub mod server;
 pub mod status;
 pub mod unavailable;
 pub mod validate;
+pub mod xml;
 
 use std::sync::Arc;
 

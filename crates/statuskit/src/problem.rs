@@ -37,7 +37,7 @@ use serde_json::Value;
 
 use crate::challenge::Challenge;
 use crate::etag::EntityTag;
-use crate::header::{ALLOW, CONNECTION, ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
+use crate::header::{ACCEPT_ENCODING, ALLOW, CONNECTION, ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
 use crate::methods::Allow;
 use crate::retry_after::RetryAfter;
 use crate::status::{self, Status};
@@ -192,6 +192,18 @@ impl Problem {
         Self::new(&status::UNSUPPORTED_MEDIA_TYPE, detail)
             .header(accepted_header, value)
             .extension("accepted", Value::from(accepted.to_vec()))
+    }
+
+    /// 415 for a body in a content coding (RFC 9110 §8.4) the endpoint does not decode: only
+    /// `identity` is, so `Accept-Encoding: identity` says what would have been accepted
+    /// (§15.5.16). `got` is the `Content-Encoding` the request declared.
+    pub fn unsupported_content_encoding(got: &str) -> Self {
+        Self::new(
+            &status::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Encoding {got} is not accepted here; send the body without a content coding"),
+        )
+        .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"))
+        .extension("accepted_encodings", Value::from(vec!["identity"]))
     }
 
     /// 422 with the `errors` map: one entry per failing field.
@@ -359,39 +371,60 @@ impl serde::Serialize for View<'_> {
 #[cfg(feature = "xml")]
 impl View<'_> {
     fn to_xml(&self) -> Vec<u8> {
+        use quick_xml::events::attributes::Attribute;
         use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+        use quick_xml::name::QName;
         use quick_xml::Writer;
 
         type W = Writer<Vec<u8>>;
+        // Every text and attribute value is escaped by `crate::xml`, which also replaces what XML
+        // cannot carry, so the document parses whatever the detail, field paths or extension
+        // values echo, and reads back as written.
+        fn attribute<'a>(name: &'a str, value: &'a str) -> Attribute<'a> {
+            let value = match crate::xml::escape_attribute(value) {
+                Cow::Borrowed(v) => Cow::Borrowed(v.as_bytes()),
+                Cow::Owned(v) => Cow::Owned(v.into_bytes()),
+            };
+            Attribute { key: QName(name.as_bytes()), value }
+        }
         fn text(w: &mut W, name: &str, value: &str) {
-            w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
-            // Escape only what must be (`<`, `>`, `&`): apostrophes and quotes stay readable.
-            let escaped = quick_xml::escape::partial_escape(value);
-            w.write_event(Event::Text(BytesText::from_escaped(escaped))).expect("Vec write");
+            write_text(w, BytesStart::new(name), value);
             w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
         }
+        /// The start tag and the text, not the end tag.
+        fn write_text(w: &mut W, open: BytesStart<'_>, value: &str) {
+            w.write_event(Event::Start(open)).expect("Vec write");
+            // Escape only what must be (`<`, `>`, `&`, CR): apostrophes and quotes stay readable.
+            w.write_event(Event::Text(BytesText::from_escaped(crate::xml::escape_text(value)))).expect("Vec write");
+        }
         fn value(w: &mut W, name: &str, v: &Value) {
+            // A JSON key may be any string: one that is no XML name becomes `<member name="…">`.
+            let tag = if crate::xml::is_name(name) { name } else { "member" };
+            let mut open = BytesStart::new(tag);
+            if tag != name {
+                open.push_attribute(attribute("name", name));
+            }
             match v {
                 Value::Null => {
-                    w.write_event(Event::Empty(BytesStart::new(name))).expect("Vec write");
+                    w.write_event(Event::Empty(open)).expect("Vec write");
+                    return;
                 }
-                Value::String(s) => text(w, name, s),
-                Value::Bool(_) | Value::Number(_) => text(w, name, &v.to_string()),
+                Value::String(s) => write_text(w, open, s),
+                Value::Bool(_) | Value::Number(_) => write_text(w, open, &v.to_string()),
                 Value::Array(items) => {
-                    w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
+                    w.write_event(Event::Start(open)).expect("Vec write");
                     for item in items {
                         value(w, "i", item);
                     }
-                    w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
                 }
                 Value::Object(members) => {
-                    w.write_event(Event::Start(BytesStart::new(name))).expect("Vec write");
+                    w.write_event(Event::Start(open)).expect("Vec write");
                     for (k, item) in members {
                         value(w, k, item);
                     }
-                    w.write_event(Event::End(BytesEnd::new(name))).expect("Vec write");
                 }
             }
+            w.write_event(Event::End(BytesEnd::new(tag))).expect("Vec write");
         }
 
         let mut w = Writer::new(Vec::with_capacity(512));
@@ -408,7 +441,7 @@ impl View<'_> {
             // element carrying its path as an attribute, holding its messages as <i> items.
             w.write_event(Event::Start(BytesStart::new("errors"))).expect("Vec write");
             for (field, messages) in errors.iter() {
-                let start = BytesStart::new("field").with_attributes([("name", field)]);
+                let start = BytesStart::new("field").with_attributes([attribute("name", field)]);
                 w.write_event(Event::Start(start)).expect("Vec write");
                 for m in messages {
                     text(&mut w, "i", m);
@@ -439,6 +472,7 @@ impl View<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn json_has_every_member() {
@@ -476,6 +510,100 @@ mod tests {
         assert!(xml.contains("<detail>a &lt; b &amp; \"c\"</detail>"), "{xml}");
         assert!(xml.contains("<list><i>x</i><i>y</i></list>"));
         assert!(xml.contains("<request_id>id1</request_id>"));
+    }
+
+    #[cfg(feature = "xml")]
+    #[test]
+    fn xml_parses_whatever_the_problem_echoes() {
+        let mut errors = FieldErrors::new();
+        errors.add("items[0].na\u{1}me", "bad \u{0} \u{FFFF} value");
+        let p = Problem::unprocessable_entity(errors)
+            .extension("extra", serde_json::json!({"a b": "\u{8}", "ok": [null, true, 1.5], "1x": {"y": "z"}}));
+        let xml = String::from_utf8(p.render(ProblemFormat::Xml, "id\u{1}", Some("https://x/\u{2}"))).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+        let field = doc.descendants().find(|n| n.has_tag_name("field")).unwrap();
+        assert_eq!(field.attribute("name"), Some("items[0].na\u{FFFD}me"));
+        assert!(xml.contains("<i>bad \u{FFFD} \u{FFFD} value</i>"), "{xml}");
+        assert!(xml.contains("<member name=\"a b\">\u{FFFD}</member>"), "{xml}");
+        assert!(xml.contains("<ok><i/><i>true</i><i>1.5</i></ok>"), "{xml}");
+        assert!(xml.contains("<member name=\"1x\"><y>z</y></member>"), "{xml}");
+    }
+
+    /// Characters a strict parser cares about, often, among arbitrary ones.
+    #[cfg(feature = "xml")]
+    fn hostile_text() -> impl Strategy<Value = String> {
+        let c = prop_oneof![
+            4 => any::<char>(),
+            4 => (0u32..0x20).prop_map(|c| char::from_u32(c).expect("C0 is a char")),
+            1 => Just('\u{FFFE}'),
+            1 => Just('\u{FFFF}'),
+            2 => proptest::sample::select(vec!['<', '>', '&', '"', '\'', ']', ':', '\r', '\u{7F}', '\u{85}']),
+        ];
+        proptest::collection::vec(c, 0..24).prop_map(String::from_iter)
+    }
+
+    /// What a parser reads back: the text itself, but for what XML cannot carry.
+    #[cfg(feature = "xml")]
+    fn read_back(s: &str) -> String {
+        crate::xml::replace_invalid(s).into_owned()
+    }
+
+    #[cfg(feature = "xml")]
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            hostile_text().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(hostile_text(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[cfg(feature = "xml")]
+    proptest! {
+        #[test]
+        fn every_problem_xml_parses(
+            detail in hostile_text(),
+            fields in proptest::collection::btree_map(hostile_text(), hostile_text(), 0..3),
+            ext in json_value(),
+            request_id in hostile_text(),
+            report in hostile_text(),
+        ) {
+            let mut errors = FieldErrors::new();
+            for (f, m) in &fields {
+                errors.add(f.clone(), m.clone());
+            }
+            let with_errors = Problem::unprocessable_entity(errors).extension("extra", ext.clone());
+            let plain = Problem::bad_request(detail.clone()).extension("extra", ext);
+            for (problem, report) in [(&with_errors, None), (&plain, None), (&Problem::internal(), Some(report.as_str()))] {
+                let xml = String::from_utf8(problem.render(ProblemFormat::Xml, &request_id, report)).unwrap();
+                let doc = roxmltree::Document::parse(&xml);
+                prop_assert!(doc.is_ok(), "{:?}: {}", doc.err(), xml);
+                let doc = doc.unwrap();
+                let child = |name: &str| doc.root_element().children().find(|n| n.has_tag_name(name)).and_then(|n| n.text()).unwrap_or("").to_owned();
+                prop_assert_eq!(child("request_id"), read_back(&request_id));
+                if problem.status().code == status::BAD_REQUEST.code {
+                    prop_assert_eq!(child("detail"), read_back(&detail));
+                }
+            }
+            let names: Vec<_> = with_errors_xml_fields(&with_errors);
+            let expected: Vec<_> = fields.keys().map(|k| read_back(k)).collect();
+            prop_assert_eq!(names, expected);
+        }
+    }
+
+    /// The `name` attributes of `<field>` as a parser reads them.
+    #[cfg(feature = "xml")]
+    fn with_errors_xml_fields(p: &Problem) -> Vec<String> {
+        let xml = String::from_utf8(p.render(ProblemFormat::Xml, "r", None)).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        doc.descendants().filter(|n| n.has_tag_name("field")).map(|n| n.attribute("name").unwrap().to_owned()).collect()
     }
 
     #[test]

@@ -60,7 +60,9 @@ pub struct Representation {
 }
 
 impl Representation {
-    /// Serializes `value` as JSON, or as XML under the element `xml_root`.
+    /// Serializes `value` as JSON, or as XML under the element `xml_root`. The XML is
+    /// well-formed whatever the strings hold: characters XML 1.0 cannot carry are replaced by
+    /// U+FFFD ([`crate::xml`]); the JSON keeps them, escaped.
     pub fn new<T: Serialize>(format: Format, xml_root: &str, value: &T) -> Result<Self, Problem> {
         let body = match format {
             Format::Json => serde_json::to_vec(value).map_err(Problem::internal_server_error)?,
@@ -70,7 +72,9 @@ impl Representation {
                 let ser = quick_xml::se::Serializer::with_root(&mut text, Some(xml_root))
                     .map_err(Problem::internal_server_error)?;
                 value.serialize(ser).map_err(Problem::internal_server_error)?;
-                text.into_bytes()
+                // quick-xml escapes markup but writes control characters as they are, which no
+                // XML parser accepts: they become U+FFFD (see `crate::xml`).
+                crate::xml::clean_document(text).into_bytes()
             }
             #[cfg(not(feature = "xml"))]
             Format::Xml => {
@@ -258,7 +262,76 @@ mod tests {
         assert!(res.headers().get(CONTENT_LENGTH).is_none());
     }
 
+    #[cfg(feature = "xml")]
+    #[derive(Debug, Serialize)]
+    struct Doc {
+        id: i64,
+        name: String,
+        #[serde(rename = "@note")]
+        note: String,
+        tags: Vec<String>,
+        nested: Inner,
+    }
+
+    #[cfg(feature = "xml")]
+    #[derive(Debug, Serialize)]
+    struct Inner {
+        #[serde(rename = "$text")]
+        text: String,
+    }
+
+    #[cfg(feature = "xml")]
+    fn hostile_text() -> impl Strategy<Value = String> {
+        let c = prop_oneof![
+            4 => any::<char>(),
+            4 => (0u32..0x20).prop_map(|c| char::from_u32(c).expect("C0 is a char")),
+            1 => Just('\u{FFFE}'),
+            1 => Just('\u{FFFF}'),
+            2 => proptest::sample::select(vec!['<', '>', '&', '"', '\'', ']', '\r', '\u{7F}']),
+        ];
+        proptest::collection::vec(c, 0..24).prop_map(String::from_iter)
+    }
+
+    #[cfg(feature = "xml")]
+    #[test]
+    fn xml_representation_replaces_control_characters() {
+        let doc = Doc {
+            id: 1,
+            name: "a\u{1}b".into(),
+            note: "\u{0}".into(),
+            tags: vec![],
+            nested: Inner { text: "x".into() },
+        };
+        let rep = Representation::new(Format::Xml, "customer", &doc).unwrap();
+        let xml = String::from_utf8(rep.body.clone()).unwrap();
+        assert!(xml.contains("<name>a\u{FFFD}b</name>"), "{xml}");
+        roxmltree::Document::parse(&xml).unwrap();
+        let json = Representation::new(Format::Json, "customer", &doc).unwrap();
+        assert!(String::from_utf8(json.body).unwrap().contains(r#""name":"a\u0001b""#));
+    }
+
     proptest! {
+        #[cfg(feature = "xml")]
+        #[test]
+        fn every_xml_representation_parses(
+            name in hostile_text(),
+            note in hostile_text(),
+            tags in proptest::collection::vec(hostile_text(), 0..3),
+            text in hostile_text(),
+        ) {
+            let doc = Doc { id: 7, name: name.clone(), note, tags: tags.clone(), nested: Inner { text } };
+            let rep = Representation::new(Format::Xml, "customer", &doc).unwrap();
+            let xml = String::from_utf8(rep.body).unwrap();
+            let parsed = roxmltree::Document::parse(&xml);
+            prop_assert!(parsed.is_ok(), "{:?}: {}", parsed.err(), xml);
+            let parsed = parsed.unwrap();
+            let read = parsed.root_element().children().find(|n| n.has_tag_name("name")).and_then(|n| n.text()).unwrap_or("").to_owned();
+            let expected = crate::xml::replace_invalid(&name);
+            prop_assert_eq!(read, expected);
+            let json: serde_json::Value = serde_json::from_slice(&Representation::new(Format::Json, "customer", &doc).unwrap().body).unwrap();
+            prop_assert_eq!(json["name"].as_str(), Some(name.as_str()));
+        }
+
         #[test]
         fn prefer_never_panics(s in ".{0,60}") {
             if let Ok(v) = HeaderValue::from_str(&s) {

@@ -94,7 +94,7 @@ catalog! {
         "A conditional GET or HEAD whose validator still matches: your cached copy is current.",
         "ETag and the headers a 200 would carry; no body";
     BAD_REQUEST = BAD_REQUEST, "bad_request", "Bad Request", false,
-        "The request could not be read: a body that is not valid JSON or XML, a bad query parameter, a malformed header, or an OAuth invalid_request / invalid_grant.",
+        "The request could not be read: a body that is not valid JSON or XML, a bad query parameter, a malformed header, a missing or repeated Host, or an OAuth invalid_request / invalid_grant.",
         "problem body saying what to fix";
     UNAUTHORIZED = UNAUTHORIZED, "unauthorized", "Unauthorized", false,
         "Credentials are missing, malformed, expired or wrong.",
@@ -133,8 +133,8 @@ catalog! {
         "The request target is longer than the server will read.",
         "problem body";
     UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported Media Type", false,
-        "The body's Content-Type is missing or not one the endpoint accepts.",
-        "Accept-Post / Accept-Patch listing the accepted types";
+        "The body's Content-Type is missing or not one the endpoint accepts, or its Content-Encoding is one the endpoint does not decode.",
+        "Accept-Post / Accept-Patch listing the accepted types; Accept-Encoding when the coding was the cause";
     UNPROCESSABLE_ENTITY = UNPROCESSABLE_ENTITY, "unprocessable_entity", "Unprocessable Entity", false,
         "The request is well-formed but fails validation, including a duplicate of a unique field.",
         "problem body with the errors map";

@@ -60,6 +60,18 @@ impl FieldErrors {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 
+    /// Refuses text that holds a [`forbidden_char`]: adds "can't contain control characters
+    /// (found U+0001)" for `field` and returns `false`; `true` when `value` is clean.
+    pub fn check_text(&mut self, field: &str, value: &str) -> bool {
+        match forbidden_char(value) {
+            None => true,
+            Some(c) => {
+                self.add(field, format!("can't contain control characters (found U+{:04X})", u32::from(c)));
+                false
+            }
+        }
+    }
+
     /// Moves every entry of `other` under `prefix` (e.g. `items[3]` + `name` = `items[3].name`).
     pub fn merge_under(&mut self, prefix: &str, other: FieldErrors) {
         for (field, messages) in other.0 {
@@ -78,6 +90,27 @@ impl FieldErrors {
     }
 }
 
+/// The first character of `text` that stored text may not hold: a control character (C0, DEL
+/// or C1) other than tab, line feed and carriage return, or one of the noncharacters U+FFFE and
+/// U+FFFF. None of them has a use in a name or an address, XML 1.0 cannot carry most of them at
+/// all (see [`crate::xml`]), and in logs and terminals they can forge or hide text.
+///
+/// ```
+/// use statuskit::validate::forbidden_char;
+///
+/// assert_eq!(forbidden_char("a\u{1}b"), Some('\u{1}'));
+/// assert_eq!(forbidden_char("two\tcolumns\r\n"), None);
+/// assert_eq!(forbidden_char("caf\u{e9} \u{1F600}"), None);
+/// ```
+pub fn forbidden_char(text: &str) -> Option<char> {
+    // Nearly all text is printable ASCII or plain UTF-8: one pass over the bytes says so.
+    let suspect = text.bytes().any(|b| b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xEF);
+    if !suspect {
+        return None;
+    }
+    text.chars().find(|&c| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+}
+
 /// A request body that can say which of its fields are invalid.
 pub trait Validate {
     /// Adds a message for every failing field.
@@ -88,5 +121,35 @@ pub trait Validate {
         let mut errors = FieldErrors::new();
         self.validate(&mut errors);
         errors.into_result()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn check_text_names_the_field_and_the_character() {
+        let mut e = FieldErrors::new();
+        assert!(e.check_text("name", "Ada\tKing\n"));
+        assert!(!e.check_text("name", "a\u{1}b"));
+        assert!(!e.check_text("email", "x\u{7F}@y.z"));
+        assert!(!e.check_text("note", "c1\u{85}"));
+        assert!(!e.check_text("note", "\u{FFFF}"));
+        assert_eq!(e.get("name").unwrap(), ["can't contain control characters (found U+0001)"]);
+        assert_eq!(e.get("email").unwrap(), ["can't contain control characters (found U+007F)"]);
+        assert_eq!(e.get("note").unwrap().len(), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn the_byte_scan_misses_nothing(s in proptest::collection::vec(any::<char>(), 0..40)) {
+            let text: String = s.iter().collect();
+            let slow = s.iter().copied().find(|&c| {
+                (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+            });
+            prop_assert_eq!(forbidden_char(&text), slow);
+        }
     }
 }

@@ -88,6 +88,7 @@ async fn read_form(req: Request) -> Result<(HeaderMap, Option<IpAddr>, Form), Re
     if essence.as_deref() != Some(mime::FORM) {
         return Err(OAuthError::invalid_request(format!("send the parameters as {}", mime::FORM)).into());
     }
+    statuskit::body::check_content_encoding(&parts.headers)?;
     let bytes = axum::body::to_bytes(body, FORM_LIMIT)
         .await
         .map_err(|_| OAuthError::invalid_request(format!("the form is larger than {FORM_LIMIT} bytes")))?;

@@ -34,7 +34,12 @@ pub struct CustomerInput {
 
 impl Validate for CustomerInput {
     fn validate(&self, errors: &mut FieldErrors) {
+        // Control characters are refused anywhere in the value, before trimming, so what is
+        // stored is what was checked (and the XML representation can carry all of it).
+        let name_clean = errors.check_text("name", self.name.as_deref().unwrap_or_default());
+        let email_clean = errors.check_text("email", self.email.as_deref().unwrap_or_default());
         match self.name.as_deref().map(str::trim) {
+            _ if !name_clean => {}
             None | Some("") => errors.add("name", "can't be blank"),
             Some(name) => {
                 if name.chars().all(|c| c.is_ascii_digit() || c.is_whitespace()) {
@@ -46,6 +51,7 @@ impl Validate for CustomerInput {
             }
         }
         match self.email.as_deref().map(str::trim) {
+            _ if !email_clean => {}
             None | Some("") => errors.add("email", "can't be blank"),
             Some(email) => {
                 if email.chars().count() > MAX_LEN {
@@ -203,6 +209,12 @@ mod tests {
         assert_eq!(e.get("email").unwrap(), ["can't be blank"]);
         assert_eq!(errors(Some("12 34"), Some("x@y.z")).get("name").unwrap(), ["can't be only a number"]);
         assert_eq!(errors(Some("A"), Some("not-an-email")).get("email").unwrap(), ["is not a valid e-mail address"]);
+        let e = errors(Some("a\u{1}b"), Some("x\u{7F}@y.z"));
+        assert_eq!(e.get("name").unwrap(), ["can't contain control characters (found U+0001)"]);
+        assert_eq!(e.get("email").unwrap(), ["can't contain control characters (found U+007F)"]);
+        // Trimming would drop a leading one; it is refused all the same.
+        assert_eq!(errors(Some("\u{B}Ada"), Some("x@y.z")).len(), 1);
+        assert!(errors(Some("Ada\tKing"), Some("x@y.z")).is_empty());
         let long = "a".repeat(MAX_LEN + 1);
         assert_eq!(errors(Some(&long), Some("x@y.z")).len(), 1);
     }

@@ -42,6 +42,8 @@ pub enum StoreError {
     VersionMoved,
     /// The primary key is taken (by a row the caller may not see).
     IdTaken,
+    /// Every id a POST may be given (up to `customers::MAX_ID`) is taken.
+    NoFreeId,
     /// Anything else; logged, answered 500.
     Other(sqlx::Error),
 }
@@ -52,6 +54,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Duplicate(field) => write!(f, "duplicate value for {field}"),
             StoreError::VersionMoved => f.write_str("the row changed concurrently"),
             StoreError::IdTaken => f.write_str("the id is taken"),
+            StoreError::NoFreeId => f.write_str("no customer id is free"),
             StoreError::Other(e) => write!(f, "database error: {e}"),
         }
     }
@@ -231,6 +234,16 @@ pub trait CustomerStore: Clone + Send + Sync + 'static {
     /// Inserts a new customer with a fresh id. With an idempotency key (and how long keys live)
     /// already used in the account within that time, returns the customer it created instead,
     /// and `false`.
+    ///
+    /// Fresh ids come from a counter of the store's own, shared by all accounts, that ids chosen
+    /// with [`create_with_id`](Self::create_with_id) never move: it skips ids found taken, and
+    /// stays within `1..=customers::MAX_ID`. So the `Location` of a created customer always
+    /// resolves, whatever ids PUT created before (a PUT of the largest id used to push every
+    /// later POST past it, into ids no route serves), and concurrent calls never get the same
+    /// id. The alternative, letting PUT create only ids below the counter, would take away
+    /// client-chosen ids; keeping the counter apart costs one small row and, for each id a PUT
+    /// took just ahead of the counter, one step over it. Ids of deleted customers are not given
+    /// out again by POST.
     fn create(
         &self,
         account: i64,

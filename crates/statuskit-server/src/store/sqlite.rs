@@ -55,6 +55,82 @@ impl SqliteStore {
     }
 }
 
+/// How often a POST takes another id when a PUT took the one it was given between its choice and
+/// its insert (not with SQLite, which runs one writer at a time; kept for stores that do not).
+const ID_ATTEMPTS: usize = 3;
+
+/// How many taken ids the search for a free POST id reads at a time.
+const ID_SCAN: i64 = 64;
+
+/// A primary-key clash on `customers.id`.
+fn is_id_clash(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation() && db.message().contains("customers.id"))
+}
+
+impl SqliteStore {
+    /// Inserts a customer under the next POST id, in one transaction with the counter; `None`
+    /// if the account's idempotency key is already on a row.
+    ///
+    /// The counter (`customer_ids`, migration 0004) hands out POST ids in order and is never
+    /// moved by ids a PUT chose: it skips the ones it finds taken, reading only the run of taken
+    /// ids that starts at it, and moves past them, so each PUT-made id is stepped over once. The
+    /// transaction starts by writing the counter, so concurrent POSTs queue for SQLite's write
+    /// lock and never see the same value. A store with concurrent writers (PostgreSQL) does the
+    /// same under `SELECT … FOR UPDATE` of the counter row; a PUT that takes the chosen id in
+    /// between makes the insert fail with `IdTaken`, and the caller tries again.
+    async fn insert_new(
+        &self,
+        account: i64,
+        data: &CustomerData,
+        key: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<Customer>> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut free: i64 = sqlx::query_scalar("UPDATE customer_ids SET next_id = next_id RETURNING next_id")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        loop {
+            let taken: Vec<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id >= ? ORDER BY id LIMIT ?")
+                .bind(free)
+                .bind(ID_SCAN)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let run = taken.iter().zip(free..).take_while(|(id, want)| *id == want).count();
+            free += run as i64;
+            if run < taken.len() || taken.len() < ID_SCAN as usize {
+                break;
+            }
+        }
+        if free > crate::customers::MAX_ID {
+            return Err(StoreError::NoFreeId);
+        }
+        sqlx::query("UPDATE customer_ids SET next_id = ?").bind(free + 1).execute(&mut *tx).await.map_err(map_err)?;
+        let inserted: Option<Customer> = sqlx::query_as(&format!(
+            "INSERT INTO customers (id, account_id, name, email, version, created_ms, updated_ms, idempotency_key)
+             VALUES (?, ?, ?, ?, 1, ?, ?, ?)
+             ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+             RETURNING {COLUMNS}"
+        ))
+        .bind(free)
+        .bind(account)
+        .bind(&data.name)
+        .bind(&data.email)
+        .bind(now)
+        .bind(now)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| if is_id_clash(&e) { StoreError::IdTaken } else { map_err(e) })?;
+        if inserted.is_some() {
+            tx.commit().await.map_err(map_err)?;
+        }
+        // Otherwise dropped: rolled back, the counter unmoved.
+        Ok(inserted)
+    }
+}
+
 impl CustomerStore for SqliteStore {
     async fn list(&self, account: i64, after: i64, limit: u32) -> StoreResult<Vec<Customer>> {
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?"))
@@ -84,22 +160,14 @@ impl CustomerStore for SqliteStore {
         let key = idempotency.map(|(k, _)| k);
         for _ in 0..2 {
             let now = now_ms();
-            let inserted: Option<Customer> = sqlx::query_as(&format!(
-                "INSERT INTO customers (account_id, name, email, version, created_ms, updated_ms, idempotency_key)
-                 VALUES (?, ?, ?, 1, ?, ?, ?)
-                 ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                 RETURNING {COLUMNS}"
-            ))
-            .bind(account)
-            .bind(&data.name)
-            .bind(&data.email)
-            .bind(now)
-            .bind(now)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-            if let Some(c) = inserted {
+            let mut inserted = Err(StoreError::IdTaken);
+            for _ in 0..ID_ATTEMPTS {
+                inserted = self.insert_new(account, data, key, now).await;
+                if !matches!(inserted, Err(StoreError::IdTaken)) {
+                    break;
+                }
+            }
+            if let Some(c) = inserted? {
                 return Ok((c, true));
             }
             let existing: Customer = sqlx::query_as(&format!(
