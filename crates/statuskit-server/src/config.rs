@@ -1,4 +1,4 @@
-//! The command line: `statuskit serve [--addr ADDR] [--database PATH] …`.
+//! The command line: `statuskit serve [--addr ADDR] [--database PATH|URL] …`.
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -99,7 +99,7 @@ pub struct ProbeArgs {
 pub enum UsersCommand {
     /// Add a user (the password is generated and printed if not given).
     Add {
-        /// SQLite database file.
+        /// SQLite database file (or `sqlite:PATH`), or a `postgres://` URL.
         #[arg(long, env = "STATUSKIT_DATABASE", default_value = "statuskit.db")]
         database: PathBuf,
         /// Sign-in name.
@@ -122,7 +122,7 @@ pub enum UsersCommand {
 pub enum ClientsCommand {
     /// Add an OAuth client (the secret is generated and printed if not given).
     Add {
-        /// SQLite database file.
+        /// SQLite database file (or `sqlite:PATH`), or a `postgres://` URL.
         #[arg(long, env = "STATUSKIT_DATABASE", default_value = "statuskit.db")]
         database: PathBuf,
         /// The client id.
@@ -149,7 +149,8 @@ pub struct ServeConfig {
     /// Address to listen on (port 0 picks a free port; the chosen one is printed).
     #[arg(long, env = "STATUSKIT_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// SQLite database file, created on first start.
+    /// SQLite database file (or `sqlite:PATH`), created on first start; or a `postgres://` (or
+    /// `postgresql://`) URL of a PostgreSQL database, shared by every instance.
     #[arg(long, env = "STATUSKIT_DATABASE", default_value = "statuskit.db")]
     pub database: PathBuf,
     /// Largest request body accepted, in bytes (larger answers 413).

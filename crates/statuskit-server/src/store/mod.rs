@@ -1,9 +1,35 @@
-//! Persistence behind one trait, so the service runs on SQLite (embedded default) or, later,
-//! PostgreSQL without its handlers knowing which.
+//! Persistence behind one trait, so the service runs on SQLite (embedded default) or PostgreSQL
+//! (scale-out) without its handlers knowing which. [`Database`] says which a `--database` names.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 
+pub mod postgres;
 pub mod sqlite;
+
+/// Which store a `--database` value names: a `postgres://` or `postgresql://` URL opens
+/// PostgreSQL; anything else is a SQLite file (a path, or `sqlite:PATH` / `sqlite://PATH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file, created on first start.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads a `--database` value.
+    pub fn of(value: &Path) -> Self {
+        let text = value.to_string_lossy();
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Database::Postgres(text.into_owned());
+        }
+        match text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")) {
+            Some(path) => Database::Sqlite(PathBuf::from(path)),
+            None => Database::Sqlite(value.to_path_buf()),
+        }
+    }
+}
 
 /// A stored customer.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
