@@ -246,6 +246,10 @@ pub struct ServeConfig {
     /// demo or a test sets it to watch an operation's progress move).
     #[arg(long, env = "STATUSKIT_OPERATION_STEP_DELAY_MS", default_value_t = 0)]
     pub operation_step_delay_ms: u64,
+    /// On PostgreSQL, how long a worker holds a claimed operation without a progress step, in
+    /// milliseconds: once it runs out (its instance died), another instance's worker resumes it.
+    #[arg(long, env = "STATUSKIT_OPERATION_LEASE_MS", default_value_t = 30_000)]
+    pub operation_lease_ms: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
     #[arg(long, env = "STATUSKIT_IDEMPOTENCY_TTL_SECONDS", default_value_t = 24 * 3600)]
     pub idempotency_ttl_seconds: u64,
@@ -297,6 +301,7 @@ impl ServeConfig {
             fault_injection: false,
             max_avatar_bytes: 5 * 1024 * 1024,
             operation_step_delay_ms: 0,
+            operation_lease_ms: 30_000,
             idempotency_ttl_seconds: 24 * 3600,
             admin_user: None,
             admin_password: None,

@@ -17,7 +17,10 @@ use crate::store::{Database, Store};
 pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
     match Database::of(&config.database) {
         Database::Sqlite(path) => serve(SqliteStore::open(&path).await?, config).await,
-        Database::Postgres(url) => serve(PgStore::open(&url).await?, config).await,
+        Database::Postgres(url) => {
+            let lease = Duration::from_millis(config.operation_lease_ms.max(1));
+            serve(PgStore::open(&url).await?.with_lease(lease), config).await
+        }
     }
 }
 

@@ -383,3 +383,32 @@ async fn pg_two_instances_share_data_and_idempotency_keys() {
     ids.dedup();
     assert_eq!(ids.len(), 10, "ten distinct ids");
 }
+
+#[tokio::test]
+async fn pg_an_operation_whose_instance_dies_is_finished_by_another() {
+    let lease = ["--operation-lease-ms", "1500"];
+    let mut a = pg_app!(
+        "pg_an_operation_whose_instance_dies_is_finished_by_another",
+        &["--operation-step-delay-ms", "1000", "--operation-lease-ms", "1500"]
+    );
+    let r = upload(&a, png(256)).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let monitor = r.header("location").to_owned();
+    // Wait until a's worker is in the middle of it, then kill a without any shutdown.
+    let started = Instant::now();
+    loop {
+        let body = a.get(&monitor).await.json();
+        if body["status"] == "running" && body["progress"].as_i64().unwrap() > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never seen running: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.kill();
+    let b = spawn_app_on(Some(&a.db), &lease).await;
+    let done = poll_until_done(&b, &monitor, Duration::from_secs(30)).await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    let original = b.get("/v1/me/avatar").await;
+    assert_eq!(original.status, 200);
+    assert_eq!(b.get("/v1/me/avatar/256").await.status, 200);
+}

@@ -7,8 +7,8 @@
 //!   concurrent POSTs on any instances never get the same id; a PUT that takes the chosen id
 //!   between the choice and the insert makes the insert fail with `IdTaken`, and it is tried again.
 //! - Operations are leased: a worker claims the oldest queued operation (or a running one whose
-//!   lease ran out, its instance being gone) with `FOR UPDATE SKIP LOCKED`, becomes its owner until
-//!   [`LEASE`] from now, renews the lease at every progress step, and can finish or fail it only
+//!   lease ran out, its instance being gone) with `FOR UPDATE SKIP LOCKED`, becomes its owner for
+//!   the lease's length ([`LEASE`] by default), renews the lease at every progress step, and can finish or fail it only
 //!   while it still owns it (a stale worker's late result is refused, never stored over a newer).
 //! - At most one avatar operation per user is queued or running, by a partial unique index, so
 //!   two instances cannot both queue one.
@@ -30,7 +30,8 @@ use super::{
     StoreResult, Token, User,
 };
 
-/// How long a claimed operation stays its worker's without a progress step.
+/// How long a claimed operation stays its worker's without a progress step, unless
+/// [`PgStore::with_lease`] says otherwise.
 pub const LEASE: Duration = Duration::from_secs(30);
 
 /// How long an Idempotency-Key may stay in flight before it counts as abandoned by a dead
@@ -52,6 +53,7 @@ pub const UNIQUE: [(&str, Option<&'static str>); 4] = [
 pub struct PgStore {
     pool: PgPool,
     instance: String,
+    lease_ms: i64,
 }
 
 fn now_ms() -> i64 {
@@ -81,7 +83,12 @@ impl PgStore {
         let pool =
             PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool, instance: ulid::Ulid::new().to_string() })
+        Ok(PgStore { pool, instance: ulid::Ulid::new().to_string(), lease_ms: LEASE.as_millis() as i64 })
+    }
+
+    /// The same store, leasing the operations it claims for `lease` at a time.
+    pub fn with_lease(self, lease: Duration) -> Self {
+        PgStore { lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2), ..self }
     }
 
     /// This instance's name as the owner of the operations it leases.
@@ -416,8 +423,8 @@ const QUEUE_ATTEMPTS: usize = 3;
 
 impl PgStore {
     /// The lease's end for a claim or a renewal made now.
-    fn lease_end(now: i64) -> i64 {
-        now + LEASE.as_millis() as i64
+    fn lease_end(&self, now: i64) -> i64 {
+        now.saturating_add(self.lease_ms)
     }
 }
 
@@ -486,7 +493,7 @@ impl OperationStore for PgStore {
              RETURNING {OP_COLUMNS}, content_type, input"
         ))
         .bind(&self.instance)
-        .bind(Self::lease_end(now))
+        .bind(self.lease_end(now))
         .bind(now)
         .fetch_optional(&self.pool)
         .await
@@ -507,7 +514,7 @@ impl OperationStore for PgStore {
         )
         .bind(progress)
         .bind(now)
-        .bind(Self::lease_end(now))
+        .bind(self.lease_end(now))
         .bind(id)
         .bind(&self.instance)
         .execute(&self.pool)
