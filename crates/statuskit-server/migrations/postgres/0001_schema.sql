@@ -1,7 +1,9 @@
 -- The PostgreSQL schema: the same tables as the SQLite migrations 0001–0004, in one step (a new
 -- backend has no history to replay). Every integer is BIGINT (the store reads them as i64);
 -- flags are BOOLEAN. Constraint and unique-index names are part of the store's code: a unique
--- violation is recognised by the name PostgreSQL reports, never by its message.
+-- violation is recognised by the name PostgreSQL reports, never by its message. An instance is
+-- named by its sessions' `application_name` (`statuskit <ulid>`): that is how one instance tells
+-- whether another is still alive.
 
 -- SQLite's NOCASE: ASCII letters folded, nothing else, so both backends agree on what is a
 -- duplicate whatever the server's locale.
@@ -77,7 +79,8 @@ INSERT INTO customer_ids (next_id) VALUES (1);
 
 -- Work that takes time (avatar thumbnails). state: queued, running, succeeded, failed. A running
 -- operation is leased: `lease_owner` (an instance) holds it until `lease_expires_ms`, renewed at
--- every progress step; once the lease runs out (its instance died) any instance claims it again.
+-- every progress step; once the lease runs out, or its instance is seen gone, any instance claims
+-- it again.
 CREATE TABLE operations (
     id               TEXT   PRIMARY KEY,
     user_id          BIGINT NOT NULL,
@@ -109,8 +112,8 @@ CREATE TABLE avatars (
 );
 
 -- One row per (caller, key): in flight until the first response is stored, then replayed.
--- `started_ms` dates an in-flight claim, so one left by a dead instance can be told apart from
--- one a live instance still holds.
+-- `holder` is the instance processing it while in flight: a claim whose instance is gone (no
+-- session of it in pg_stat_activity) is forgotten at once; `started_ms` bounds the rest.
 CREATE TABLE idempotency (
     owner       TEXT   NOT NULL,
     key         TEXT   NOT NULL,
@@ -119,6 +122,7 @@ CREATE TABLE idempotency (
     status      BIGINT,
     headers     TEXT,
     body        BYTEA,
+    holder      TEXT   NOT NULL,
     started_ms  BIGINT NOT NULL,
     expires_ms  BIGINT NOT NULL,
     PRIMARY KEY (owner, key)

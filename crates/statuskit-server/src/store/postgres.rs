@@ -7,20 +7,25 @@
 //!   concurrent POSTs on any instances never get the same id; a PUT that takes the chosen id
 //!   between the choice and the insert makes the insert fail with `IdTaken`, and it is tried again.
 //! - Operations are leased: a worker claims the oldest queued operation (or a running one whose
-//!   lease ran out, its instance being gone) with `FOR UPDATE SKIP LOCKED`, becomes its owner for
-//!   the lease's length ([`LEASE`] by default), renews the lease at every progress step, and can finish or fail it only
-//!   while it still owns it (a stale worker's late result is refused, never stored over a newer).
+//!   lease ran out or whose instance is gone) with `FOR UPDATE SKIP LOCKED`, becomes its owner for
+//!   the lease's length ([`LEASE`] by default), renews the lease at every progress step, and can
+//!   finish or fail it only while it still owns it (a stale worker's late result is refused, never
+//!   stored over a newer one).
 //! - At most one avatar operation per user is queued or running, by a partial unique index, so
 //!   two instances cannot both queue one.
-//! - An Idempotency-Key held in flight longer than [`STALE_IN_FLIGHT`] was left by an instance
-//!   that died mid-request; it is forgotten (a start-up sweep cannot forget every in-flight key,
-//!   as on SQLite, since other instances may be holding theirs).
+//! - Each instance names its sessions (`application_name`) after itself, so any instance can see
+//!   whether another is alive: PostgreSQL drops a killed process's sessions at once. An
+//!   Idempotency-Key held in flight by an instance that is gone is forgotten (a start-up sweep
+//!   cannot forget every in-flight key, as on SQLite: other instances may be holding theirs);
+//!   one held longer than [`STALE_IN_FLIGHT`] too. Only the holder may complete or abandon it.
 //!
 //! Queries are built at run time (no compile-time checking), so building never needs a database.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{FromRow, Row};
 
 use statuskit::idempotency::{Begin, IdempotencyStore, StoredResponse};
@@ -48,7 +53,8 @@ pub const UNIQUE: [(&str, Option<&'static str>); 4] = [
     ("customers_id_unique", None),
 ];
 
-/// A connection pool over a PostgreSQL database, and this instance's name as a lease owner.
+/// A connection pool over a PostgreSQL database, and this instance's name: the owner of the
+/// operations and Idempotency-Keys it holds, and the `application_name` of its sessions.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -76,14 +82,30 @@ fn map_err(e: sqlx::Error) -> StoreError {
 
 const COLUMNS: &str = "id, account_id, name, email, version, created_ms, updated_ms";
 
+/// SQL: `true` if the instance named in column `$holder` has a session open (is alive).
+macro_rules! alive {
+    ($holder:literal) => {
+        concat!("EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = ", $holder, ")")
+    };
+}
+
 impl PgStore {
     /// Connects to `url` (`postgres://…` or `postgresql://…`) and runs the embedded migrations
     /// (PostgreSQL's advisory lock keeps instances starting together from running them twice).
+    ///
+    /// The pool keeps one session open at all times: it is what tells the other instances that
+    /// this one is alive.
     pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
-        let pool =
-            PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
+        let instance = format!("statuskit {}", ulid::Ulid::new());
+        let options = PgConnectOptions::from_str(url)?.application_name(&instance);
+        let pool = PgPoolOptions::new()
+            .min_connections(1)
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool, instance: ulid::Ulid::new().to_string(), lease_ms: LEASE.as_millis() as i64 })
+        Ok(PgStore { pool, instance, lease_ms: LEASE.as_millis() as i64 })
     }
 
     /// The same store, leasing the operations it claims for `lease` at a time.
@@ -91,7 +113,8 @@ impl PgStore {
         PgStore { lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2), ..self }
     }
 
-    /// This instance's name as the owner of the operations it leases.
+    /// This instance's name: the owner of the operations and keys it holds, and the
+    /// `application_name` of its sessions.
     pub fn instance(&self) -> &str {
         &self.instance
     }
@@ -481,16 +504,18 @@ impl OperationStore for PgStore {
     }
 
     async fn claim(&self) -> StoreResult<Option<(Operation, String, Vec<u8>)>> {
-        // The oldest queued operation, or a running one whose lease ran out; rows other workers
-        // are claiming at this moment are skipped, not waited for. A resumed one starts over.
+        // The oldest queued operation, or a running one whose lease ran out or whose instance is
+        // gone; rows other workers are claiming at this moment are skipped, not waited for. A
+        // resumed one starts over.
         let now = now_ms();
         let row: Option<PgRow> = sqlx::query(&format!(
             "UPDATE operations SET state = 'running', progress = 0, lease_owner = $1, lease_expires_ms = $2,
                     updated_ms = $3
              WHERE id = (SELECT id FROM operations
-                         WHERE state = 'queued' OR (state = 'running' AND lease_expires_ms <= $3)
+                         WHERE state = 'queued' OR (state = 'running' AND (lease_expires_ms <= $3 OR NOT {alive}))
                          ORDER BY created_ms LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING {OP_COLUMNS}, content_type, input"
+             RETURNING {OP_COLUMNS}, content_type, input",
+            alive = alive!("lease_owner")
         ))
         .bind(&self.instance)
         .bind(self.lease_end(now))
@@ -588,13 +613,15 @@ impl OperationStore for PgStore {
         }
     }
 
-    /// Queues again the running operations whose lease ran out (their instance is gone); those
+    /// Queues again the running operations whose instance is gone or whose lease ran out; those
     /// other live instances hold are left to them.
     async fn requeue_running(&self) -> StoreResult<u64> {
-        sqlx::query(
+        sqlx::query(concat!(
             "UPDATE operations SET state = 'queued', progress = 0, lease_owner = NULL, lease_expires_ms = NULL
-             WHERE state = 'running' AND (lease_expires_ms IS NULL OR lease_expires_ms <= $1)",
-        )
+             WHERE state = 'running' AND (lease_expires_ms IS NULL OR lease_expires_ms <= $1 OR NOT ",
+            alive!("lease_owner"),
+            ")"
+        ))
         .bind(now_ms())
         .execute(&self.pool)
         .await
@@ -615,12 +642,14 @@ impl OperationStore for PgStore {
 impl IdempotencyStore for PgStore {
     async fn begin(&self, owner: &str, key: &str, fingerprint: &str, ttl: Duration) -> Result<Begin, String> {
         let now = now_ms();
-        // An expired record, or a claim a dead instance left in flight, is forgotten first, so the
-        // key starts over.
-        sqlx::query(
+        // An expired record, or a claim left in flight by an instance that is gone (or for too
+        // long), is forgotten first, so the key starts over.
+        sqlx::query(concat!(
             "DELETE FROM idempotency WHERE owner = $1 AND key = $2
-             AND (expires_ms <= $3 OR (state = 'in_flight' AND started_ms <= $4))",
-        )
+             AND (expires_ms <= $3 OR (state = 'in_flight' AND (started_ms <= $4 OR NOT ",
+            alive!("holder"),
+            ")))"
+        ))
         .bind(owner)
         .bind(key)
         .bind(now)
@@ -630,13 +659,14 @@ impl IdempotencyStore for PgStore {
         .map_err(|e| e.to_string())?;
         // Atomic across instances: of two requests with one key, exactly one inserts.
         let inserted = sqlx::query(
-            "INSERT INTO idempotency (owner, key, fingerprint, state, started_ms, expires_ms)
-             VALUES ($1, $2, $3, 'in_flight', $4, $5)
+            "INSERT INTO idempotency (owner, key, fingerprint, state, holder, started_ms, expires_ms)
+             VALUES ($1, $2, $3, 'in_flight', $4, $5, $6)
              ON CONFLICT (owner, key) DO NOTHING",
         )
         .bind(owner)
         .bind(key)
         .bind(fingerprint)
+        .bind(&self.instance)
         .bind(now)
         .bind(now + ttl.as_millis() as i64)
         .execute(&self.pool)
@@ -679,13 +709,15 @@ impl IdempotencyStore for PgStore {
         let headers: Vec<(String, String)> =
             response.headers.iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect();
         sqlx::query(
-            "UPDATE idempotency SET state = 'done', status = $1, headers = $2, body = $3 WHERE owner = $4 AND key = $5",
+            "UPDATE idempotency SET state = 'done', status = $1, headers = $2, body = $3
+             WHERE owner = $4 AND key = $5 AND state = 'in_flight' AND holder = $6",
         )
         .bind(i64::from(response.status))
         .bind(serde_json::to_string(&headers).map_err(|e| e.to_string())?)
         .bind(&response.body)
         .bind(owner)
         .bind(key)
+        .bind(&self.instance)
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -693,9 +725,10 @@ impl IdempotencyStore for PgStore {
     }
 
     async fn abandon(&self, owner: &str, key: &str) -> Result<(), String> {
-        sqlx::query("DELETE FROM idempotency WHERE owner = $1 AND key = $2 AND state = 'in_flight'")
+        sqlx::query("DELETE FROM idempotency WHERE owner = $1 AND key = $2 AND state = 'in_flight' AND holder = $3")
             .bind(owner)
             .bind(key)
+            .bind(&self.instance)
             .execute(&self.pool)
             .await
             .map(|_| ())
@@ -704,16 +737,22 @@ impl IdempotencyStore for PgStore {
 }
 
 impl Store for PgStore {
-    /// Forgets expired records and keys in flight for longer than [`STALE_IN_FLIGHT`], at start-up
-    /// as at any other time: other instances may hold keys in flight right now.
+    /// Forgets expired records, and keys left in flight by instances that are gone (or for longer
+    /// than [`STALE_IN_FLIGHT`]), at start-up as at any other time: other instances may hold keys
+    /// in flight right now.
     async fn sweep_idempotency(&self, _startup: bool) -> StoreResult<u64> {
         let now = now_ms();
-        sqlx::query("DELETE FROM idempotency WHERE expires_ms <= $1 OR (state = 'in_flight' AND started_ms <= $2)")
-            .bind(now)
-            .bind(now - STALE_IN_FLIGHT.as_millis() as i64)
-            .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(map_err)
+        sqlx::query(concat!(
+            "DELETE FROM idempotency WHERE expires_ms <= $1
+             OR (state = 'in_flight' AND (started_ms <= $2 OR NOT ",
+            alive!("holder"),
+            "))"
+        ))
+        .bind(now)
+        .bind(now - STALE_IN_FLIGHT.as_millis() as i64)
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(map_err)
     }
 }

@@ -69,8 +69,19 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     spawn_app_on(None, extra).await
 }
 
-/// Starts a service on `db` (another instance's database, to run several on one), or on a new one.
+/// Starts a service on `db` (another instance's database, to run several on one), or on a new one:
+/// a SQLite file, or a fresh PostgreSQL database when `STATUSKIT_TEST_BACKEND=postgres` (the
+/// whole suite on PostgreSQL).
 pub async fn spawn_app_on(db: Option<&std::path::Path>, extra: &[&str]) -> TestApp {
+    if db.is_none() && std::env::var(TEST_BACKEND).is_ok_and(|v| v == "postgres") {
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let Some(pg) = fresh_postgres(&test).await else {
+            panic!("{TEST_BACKEND}=postgres, but PostgreSQL is not reachable (see ${DATABASE_URL})");
+        };
+        let mut app = Box::pin(spawn_app_on(Some(std::path::Path::new(&pg.url)), extra)).await;
+        app.pg = Some(pg);
+        return app;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let db = db.map_or_else(|| dir.path().join("test.db"), std::path::Path::to_path_buf);
     let log = dir.path().join("stderr.log");
@@ -113,6 +124,9 @@ pub async fn spawn_app_on(db: Option<&std::path::Path>, extra: &[&str]) -> TestA
 /// The variable naming the PostgreSQL server tests may use (a URL to any database on it, e.g.
 /// `postgres://postgres@127.0.0.1:5432/test`); each test gets a fresh database of its own there.
 pub const DATABASE_URL: &str = "DATABASE_URL";
+/// Set to `postgres`, every service a test starts without naming its database gets a fresh
+/// PostgreSQL database instead of a SQLite file.
+pub const TEST_BACKEND: &str = "STATUSKIT_TEST_BACKEND";
 /// Set to `1` (as CI does), a test that needs PostgreSQL and finds none fails instead of skipping.
 pub const REQUIRE_POSTGRES: &str = "STATUSKIT_REQUIRE_POSTGRES";
 
