@@ -412,3 +412,45 @@ async fn pg_an_operation_whose_instance_dies_is_finished_by_another() {
     assert_eq!(original.status, 200);
     assert_eq!(b.get("/v1/me/avatar/256").await.status, 200);
 }
+
+#[tokio::test]
+async fn pg_a_key_in_flight_is_409_on_another_instance_until_its_instance_dies() {
+    let mut a = pg_app!(
+        "pg_a_key_in_flight_is_409_on_another_instance_until_its_instance_dies",
+        &["--fault-injection", "--deadline-ms", "20000"]
+    );
+    let b = spawn_app_on(Some(&a.db), &[]).await;
+    let r = a
+        .send(
+            a.client
+                .put(a.url("/admin/faults"))
+                .header("content-type", JSON)
+                .body(r#"{"path_prefix": "/v1/customers", "delay_ms": 10000}"#),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r#"{"name": "Held", "email": "held@example.com"}"#;
+    let held = {
+        let (client, url) = (a.client.clone(), a.url("/v1/customers"));
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .header("content-type", JSON)
+                .header("idempotency-key", "\"held\"")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // a holds the key (its request is still running): b answers 409.
+    post_with_key(&b, "\"held\"", body).await.problem(409, "conflict");
+    // a dies mid-request: the key it held is free at once, not after a timeout.
+    a.kill();
+    assert!(held.await.unwrap().is_err(), "a's request was cut off");
+    let r = post_with_key(&b, "\"held\"", body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let replay = post_with_key(&b, "\"held\"", body).await;
+    assert_eq!(replay.json(), r.json());
+}

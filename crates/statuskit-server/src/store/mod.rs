@@ -296,3 +296,20 @@ pub trait CustomerStore: Clone + Send + Sync + 'static {
     /// `Ok` if the database answers.
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_store() {
+        let of = |s: &str| Database::of(Path::new(s));
+        assert_eq!(of("statuskit.db"), Database::Sqlite("statuskit.db".into()));
+        assert_eq!(of("/var/lib/x.db"), Database::Sqlite("/var/lib/x.db".into()));
+        assert_eq!(of("sqlite:x.db"), Database::Sqlite("x.db".into()));
+        assert_eq!(of("sqlite://x.db"), Database::Sqlite("x.db".into()));
+        for url in ["postgres://u@h:5432/db", "postgresql://u:p@h/db?sslmode=disable"] {
+            assert_eq!(of(url), Database::Postgres(url.into()));
+        }
+    }
+}
