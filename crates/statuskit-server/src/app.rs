@@ -226,7 +226,9 @@ fn v1_route<S: Store>(app: &App<S>, body_limit: usize, resource: Resource<App<S>
         .layer(LoadShedLayer::check_only(app.shedder.clone()))
         .layer(AuthenticateLayer::new(app.clone()))
         .option_layer(rate_limit_layer(app))
-        .layer(AddExtensionLayer::new(BodyLimit(body_limit)))
+        // The service-wide limit is already in every request's extensions; only a route with
+        // another one (the avatar upload) sets its own.
+        .option_layer((body_limit != app.config.max_body_bytes).then(|| AddExtensionLayer::new(BodyLimit(body_limit))))
         .layer(work_guard(app, &app.shedder).into_inner())
         .layer(IdempotencyLayer::new(
             app.store.clone(),
@@ -254,8 +256,8 @@ fn oauth_route<S: Store>(app: &App<S>, resource: Resource<App<S>>) -> Resource<A
 }
 
 /// The whole service: the routes inside the contract's layers. Serve it with
-/// `axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>` (the sign-in limit and
-/// the rate limit before sign-in key by the peer's address).
+/// [`statuskit::server::serve`] (or anything that puts the peer's `ConnectInfo<SocketAddr>` in
+/// each request's extensions: the sign-in limit and the rate limit before sign-in key by it).
 pub fn router<S: Store>(app: App<S>) -> Service {
     let limit = BodyLimit(app.config.max_body_bytes);
     let report = app.config.report_url.clone();

@@ -91,10 +91,8 @@ pub struct ServerConfig {
     pub linger_time: Duration,
     /// hyper's read buffer for an HTTP/1.1 head (default 256 KiB): heads up to this size reach
     /// the service, where [`limits`](crate::limits) answers 414/431 as problems; a larger head
-    /// gets hyper's own bare 431.
+    /// gets hyper's own 431 (sent as a problem too).
     pub max_head_bytes: usize,
-    /// Header fields hyper parses in an HTTP/1.1 head (default 256): more get hyper's bare 431.
-    pub max_header_fields: usize,
     /// The HTTP/2 header list size announced (default 256 KiB).
     pub max_h2_header_list_bytes: u32,
 }
@@ -110,7 +108,6 @@ impl Default for ServerConfig {
             linger_bytes: 1 << 20,
             linger_time: Duration::from_secs(2),
             max_head_bytes: 256 * 1024,
-            max_header_fields: 256,
             max_h2_header_list_bytes: 256 * 1024,
         }
     }
@@ -176,8 +173,10 @@ where
         .http1()
         // The header timeout is ours (it answers 408), not hyper's.
         .header_read_timeout(None)
-        .max_buf_size(config.max_head_bytes.max(8192))
-        .max_headers(config.max_header_fields);
+        // hyper's own cap of 100 header fields is left as it is (above the contract's 96): a
+        // higher one makes hyper allocate its field index on the heap for every request. A head
+        // with more fields gets hyper's 431, sent as a problem (see `Watched`).
+        .max_buf_size(config.max_head_bytes.max(8192));
     builder.http2().timer(TokioTimer::new()).max_header_list_size(config.max_h2_header_list_bytes);
     let builder = Arc::new(builder);
     let registry = Arc::new(Registry::default());
@@ -308,12 +307,15 @@ struct ConnState {
 }
 
 impl ConnState {
-    fn on_read(&self, data: &[u8], now: u64) {
-        self.last_active.store(now, Ordering::Relaxed);
+    /// Bytes arrived. Only the first bytes of a request matter here (they start its header
+    /// timeout); the clock is read for those alone, not for every read of a body.
+    fn on_read(&self, data: &[u8], clock: Clock) {
         if self.in_flight.load(Ordering::Acquire) == 0 && self.head_started.load(Ordering::Relaxed) == 0 {
+            let now = clock.now();
             if data.starts_with(b"PRI * HTTP/2.0") {
                 self.h2.store(true, Ordering::Relaxed);
             }
+            self.last_active.store(now, Ordering::Relaxed);
             self.head_started.store(now + 1, Ordering::Relaxed);
         }
     }
@@ -559,7 +561,7 @@ impl AsyncRead for Watched {
         if let Poll::Ready(Ok(())) = poll {
             let data = &buf.filled()[before..];
             if !data.is_empty() {
-                self.conn.on_read(data, self.clock.now());
+                self.conn.on_read(data, self.clock);
             }
         }
         poll
