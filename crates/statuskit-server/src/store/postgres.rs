@@ -100,6 +100,8 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?.application_name(&instance);
         let pool = PgPoolOptions::new()
             .min_connections(1)
+            // Never recycled for age: a gap with no session would look like a dead instance.
+            .max_lifetime(None)
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
