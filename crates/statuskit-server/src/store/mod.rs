@@ -86,7 +86,14 @@ impl std::fmt::Display for StoreError {
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Other(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -701,7 +701,8 @@ impl IdempotencyStore for PgStore {
                 .map(|(k, v)| (k, v.into_bytes()))
                 .collect();
         Ok(Begin::Done(StoredResponse {
-            status: status.unwrap_or(500) as u16,
+            // A `done` row always has its status; a missing one would be a bug, answered as such.
+            status: status.map_or(statuskit::status::INTERNAL_SERVER_ERROR.code.as_u16(), |s| s as u16),
             headers,
             body: body.unwrap_or_default(),
         }))
