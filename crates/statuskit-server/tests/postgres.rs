@@ -491,3 +491,33 @@ async fn pg_a_stale_worker_cannot_finish_an_operation_another_took_over() {
     assert_eq!(first.avatar(1, 0).await.unwrap().unwrap().etag, "tag");
     drop((first, second));
 }
+
+#[tokio::test]
+async fn pg_a_token_revoked_through_one_instance_is_refused_by_the_other_within_its_cache_time() {
+    let cache = ["--token-cache-seconds", "1"];
+    let a = pg_app!("pg_a_token_revoked_through_one_instance_is_refused_by_the_other_within_its_cache_time", &cache);
+    let b = spawn_app_on(Some(&a.db), &cache).await;
+    let token = a.password_token(common::ADMIN_USER, ADMIN_PASSWORD, None).await;
+    let through_b = || b.send(b.anon.get(b.url("/v1/customers")).bearer_auth(&token));
+    assert_eq!(through_b().await.status, 200, "issued through a, accepted by b");
+    let r = a
+        .send(
+            a.anon
+                .post(a.url("/oauth/revoke"))
+                .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+                .form(&[("token", token.as_str())]),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(a.send(a.anon.get(a.url("/v1/customers")).bearer_auth(&token)).await.status, 401);
+    let revoked = Instant::now();
+    loop {
+        let r = through_b().await;
+        if r.status == 401 {
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(revoked.elapsed() < Duration::from_millis(2500), "b still accepts it after its cache time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
