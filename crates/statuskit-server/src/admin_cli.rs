@@ -4,8 +4,9 @@ use crate::auth::bootstrap::client;
 use crate::auth::scope::Scopes;
 use crate::auth::secrets::{hash_secret, random_string};
 use crate::config::{ClientsCommand, UsersCommand};
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::AuthStore;
+use crate::store::{AuthStore, Database};
 
 /// Names stored from the command line follow the rule for all stored text: no control characters
 /// ([`statuskit::validate::forbidden_char`]).
@@ -22,10 +23,17 @@ fn check_scopes(list: &str) -> Result<String, Box<dyn std::error::Error>> {
 
 /// Runs `statuskit users …`.
 pub async fn users(command: UsersCommand) -> Result<(), Box<dyn std::error::Error>> {
-    let UsersCommand::Add { database, username, password, scopes, account } = command;
-    check_text("the username", &username)?;
-    check_text("the account name", &account)?;
-    let store = SqliteStore::open(&database).await?;
+    let UsersCommand::Add { database, username, account, .. } = &command;
+    check_text("the username", username)?;
+    check_text("the account name", account)?;
+    match Database::of(database) {
+        Database::Sqlite(path) => add_user(&SqliteStore::open(&path).await?, command).await,
+        Database::Postgres(url) => add_user(&PgStore::open(&url).await?, command).await,
+    }
+}
+
+async fn add_user<S: AuthStore>(store: &S, command: UsersCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let UsersCommand::Add { username, password, scopes, account, .. } = command;
     let account_id = store.ensure_account(&account).await?;
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| random_string(18));
@@ -40,10 +48,17 @@ pub async fn users(command: UsersCommand) -> Result<(), Box<dyn std::error::Erro
 
 /// Runs `statuskit clients …`.
 pub async fn clients(command: ClientsCommand) -> Result<(), Box<dyn std::error::Error>> {
-    let ClientsCommand::Add { database, client_id, secret, scopes, grants, account } = command;
-    check_text("the client id", &client_id)?;
-    check_text("the account name", &account)?;
-    let store = SqliteStore::open(&database).await?;
+    let ClientsCommand::Add { database, client_id, account, .. } = &command;
+    check_text("the client id", client_id)?;
+    check_text("the account name", account)?;
+    match Database::of(database) {
+        Database::Sqlite(path) => add_client(&SqliteStore::open(&path).await?, command).await,
+        Database::Postgres(url) => add_client(&PgStore::open(&url).await?, command).await,
+    }
+}
+
+async fn add_client<S: AuthStore>(store: &S, command: ClientsCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let ClientsCommand::Add { client_id, secret, scopes, grants, account, .. } = command;
     let account_id = store.ensure_account(&account).await?;
     for g in grants.split(' ').filter(|g| !g.is_empty()) {
         if !crate::auth::bootstrap::ALL_GRANTS.split(' ').any(|known| known == g) {

@@ -1,4 +1,4 @@
-//! The command line: `statuskit serve [--addr ADDR] [--database PATH] …`.
+//! The command line: `statuskit serve [--addr ADDR] [--database PATH|URL] …`.
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -99,7 +99,7 @@ pub struct ProbeArgs {
 pub enum UsersCommand {
     /// Add a user (the password is generated and printed if not given).
     Add {
-        /// SQLite database file.
+        /// SQLite database file (or `sqlite:PATH`), or a `postgres://` URL.
         #[arg(long, env = "STATUSKIT_DATABASE", default_value = "statuskit.db")]
         database: PathBuf,
         /// Sign-in name.
@@ -122,7 +122,7 @@ pub enum UsersCommand {
 pub enum ClientsCommand {
     /// Add an OAuth client (the secret is generated and printed if not given).
     Add {
-        /// SQLite database file.
+        /// SQLite database file (or `sqlite:PATH`), or a `postgres://` URL.
         #[arg(long, env = "STATUSKIT_DATABASE", default_value = "statuskit.db")]
         database: PathBuf,
         /// The client id.
@@ -149,7 +149,8 @@ pub struct ServeConfig {
     /// Address to listen on (port 0 picks a free port; the chosen one is printed).
     #[arg(long, env = "STATUSKIT_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// SQLite database file, created on first start.
+    /// SQLite database file (or `sqlite:PATH`), created on first start; or a `postgres://` (or
+    /// `postgresql://`) URL of a PostgreSQL database, shared by every instance.
     #[arg(long, env = "STATUSKIT_DATABASE", default_value = "statuskit.db")]
     pub database: PathBuf,
     /// Largest request body accepted, in bytes (larger answers 413).
@@ -245,6 +246,10 @@ pub struct ServeConfig {
     /// demo or a test sets it to watch an operation's progress move).
     #[arg(long, env = "STATUSKIT_OPERATION_STEP_DELAY_MS", default_value_t = 0)]
     pub operation_step_delay_ms: u64,
+    /// On PostgreSQL, how long a worker holds a claimed operation without a progress step, in
+    /// milliseconds: once it runs out (its instance died), another instance's worker resumes it.
+    #[arg(long, env = "STATUSKIT_OPERATION_LEASE_MS", default_value_t = 30_000)]
+    pub operation_lease_ms: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
     #[arg(long, env = "STATUSKIT_IDEMPOTENCY_TTL_SECONDS", default_value_t = 24 * 3600)]
     pub idempotency_ttl_seconds: u64,
@@ -296,6 +301,7 @@ impl ServeConfig {
             fault_injection: false,
             max_avatar_bytes: 5 * 1024 * 1024,
             operation_step_delay_ms: 0,
+            operation_lease_ms: 30_000,
             idempotency_ttl_seconds: 24 * 3600,
             admin_user: None,
             admin_password: None,

@@ -1,5 +1,5 @@
-//! `statuskit serve`: open the database, create the first user and client, bind, print the
-//! address, serve until Ctrl-C / SIGTERM.
+//! `statuskit serve`: open the database (SQLite or PostgreSQL, by `--database`), create the first
+//! user and client, bind, print the address, serve until Ctrl-C / SIGTERM.
 
 use std::time::Duration;
 
@@ -9,12 +9,23 @@ use tokio::net::TcpListener;
 use crate::app::{router, App};
 use crate::auth::bootstrap::{bootstrap, Bootstrap};
 use crate::config::ServeConfig;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::Store;
+use crate::store::{Database, Store};
 
-/// Runs the service until a shutdown signal.
+/// Runs the service until a shutdown signal, on the store `--database` names.
 pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
-    let store = SqliteStore::open(&config.database).await?;
+    match Database::of(&config.database) {
+        Database::Sqlite(path) => serve(SqliteStore::open(&path).await?, config).await,
+        Database::Postgres(url) => {
+            let lease = Duration::from_millis(config.operation_lease_ms.max(1));
+            serve(PgStore::open(&url).await?.with_lease(lease), config).await
+        }
+    }
+}
+
+/// Runs the service on an opened store until a shutdown signal.
+async fn serve<S: Store>(store: S, config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
     let generated = bootstrap(
         &store,
         &Bootstrap {

@@ -10,8 +10,9 @@ use common::{cli, spawn_app, spawn_app_with, Reply, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use statuskit_server::app::v1_resources;
+use statuskit_server::store::postgres::PgStore;
 use statuskit_server::store::sqlite::SqliteStore;
-use statuskit_server::store::{CustomerData, CustomerStore};
+use statuskit_server::store::{CustomerData, CustomerStore, Database};
 
 /// The largest id the API serves (2^53 - 1).
 const MAX_ID: i64 = 9_007_199_254_740_991;
@@ -218,9 +219,11 @@ async fn control_characters_are_refused_in_text_and_never_break_xml() {
 
     // Whatever is stored (here written straight into the database, as an older version or
     // another tool could have), the XML representation and list parse; JSON keeps it exactly.
-    let store = SqliteStore::open(&app.db).await.unwrap();
     let data = CustomerData { name: "raw\u{1}\u{b}\u{ffff}\r\nname".into(), email: "raw@example.com".into() };
-    let (raw, _) = store.create(1, &data, None).await.unwrap();
+    let (raw, _) = match Database::of(&app.db) {
+        Database::Sqlite(path) => SqliteStore::open(&path).await.unwrap().create(1, &data, None).await.unwrap(),
+        Database::Postgres(url) => PgStore::open(&url).await.unwrap().create(1, &data, None).await.unwrap(),
+    };
     let xml_accept = ("accept", "application/xml");
     let r = app
         .send(app.client.get(app.url(&format!("/v1/customers/{}", raw.id))).header(xml_accept.0, xml_accept.1))

@@ -1,9 +1,35 @@
-//! Persistence behind one trait, so the service runs on SQLite (embedded default) or, later,
-//! PostgreSQL without its handlers knowing which.
+//! Persistence behind one trait, so the service runs on SQLite (embedded default) or PostgreSQL
+//! (scale-out) without its handlers knowing which. [`Database`] says which a `--database` names.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 
+pub mod postgres;
 pub mod sqlite;
+
+/// Which store a `--database` value names: a `postgres://` or `postgresql://` URL opens
+/// PostgreSQL; anything else is a SQLite file (a path, or `sqlite:PATH` / `sqlite://PATH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file, created on first start.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads a `--database` value.
+    pub fn of(value: &Path) -> Self {
+        let text = value.to_string_lossy();
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Database::Postgres(text.into_owned());
+        }
+        match text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")) {
+            Some(path) => Database::Sqlite(PathBuf::from(path)),
+            None => Database::Sqlite(value.to_path_buf()),
+        }
+    }
+}
 
 /// A stored customer.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -60,7 +86,14 @@ impl std::fmt::Display for StoreError {
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Other(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -269,4 +302,21 @@ pub trait CustomerStore: Clone + Send + Sync + 'static {
     fn delete(&self, account: i64, id: i64, version: i64) -> impl Future<Output = StoreResult<()>> + Send;
     /// `Ok` if the database answers.
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_store() {
+        let of = |s: &str| Database::of(Path::new(s));
+        assert_eq!(of("statuskit.db"), Database::Sqlite("statuskit.db".into()));
+        assert_eq!(of("/var/lib/x.db"), Database::Sqlite("/var/lib/x.db".into()));
+        assert_eq!(of("sqlite:x.db"), Database::Sqlite("x.db".into()));
+        assert_eq!(of("sqlite://x.db"), Database::Sqlite("x.db".into()));
+        for url in ["postgres://u@h:5432/db", "postgresql://u:p@h/db?sslmode=disable"] {
+            assert_eq!(of(url), Database::Postgres(url.into()));
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! `spawn_app`: starts the real `statuskit` binary on a random loopback port with its own SQLite
-//! file, and helpers that speak HTTP to it (reqwest, or a raw socket where reqwest would fix the
-//! request for us).
+//! file (or, with `spawn_pg_app`, its own fresh PostgreSQL database), and helpers that speak HTTP
+//! to it (reqwest, or a raw socket where reqwest would fix the request for us).
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -27,11 +27,15 @@ pub struct TestApp {
     pub anon: reqwest::Client,
     /// The admin's access token.
     pub token: String,
+    /// Its `--database`: a SQLite file, or a PostgreSQL URL.
     pub db: std::path::PathBuf,
     /// The service's stderr (its logs), kept in the temp dir.
     pub log: std::path::PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL database this service was made for, dropped after it (fields drop after
+    /// `Drop::drop` has stopped the service).
+    pg: Option<PgDatabase>,
 }
 
 impl Drop for TestApp {
@@ -65,8 +69,19 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     spawn_app_on(None, extra).await
 }
 
-/// Starts a service on `db` (another instance's database, to run several on one), or on a new one.
+/// Starts a service on `db` (another instance's database, to run several on one), or on a new one:
+/// a SQLite file, or a fresh PostgreSQL database when `STATUSKIT_TEST_BACKEND=postgres` (the
+/// whole suite on PostgreSQL).
 pub async fn spawn_app_on(db: Option<&std::path::Path>, extra: &[&str]) -> TestApp {
+    if db.is_none() && std::env::var(TEST_BACKEND).is_ok_and(|v| v == "postgres") {
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let Some(pg) = fresh_postgres(&test).await else {
+            panic!("{TEST_BACKEND}=postgres, but PostgreSQL is not reachable (see ${DATABASE_URL})");
+        };
+        let mut app = Box::pin(spawn_app_on(Some(std::path::Path::new(&pg.url)), extra)).await;
+        app.pg = Some(pg);
+        return app;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let db = db.map_or_else(|| dir.path().join("test.db"), std::path::Path::to_path_buf);
     let log = dir.path().join("stderr.log");
@@ -93,7 +108,8 @@ pub async fn spawn_app_on(db: Option<&std::path::Path>, extra: &[&str]) -> TestA
         .to_owned();
     let addr = base.trim_start_matches("http://").to_owned();
     let anon = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let mut app = TestApp { base, addr, client: anon.clone(), anon, token: String::new(), db, log, child, _dir: dir };
+    let mut app =
+        TestApp { base, addr, client: anon.clone(), anon, token: String::new(), db, log, child, _dir: dir, pg: None };
     app.token = app.password_token(ADMIN_USER, ADMIN_PASSWORD, None).await;
     let mut headers = HeaderMap::new();
     headers.insert("authorization", format!("Bearer {}", app.token).parse().unwrap());
@@ -103,6 +119,93 @@ pub async fn spawn_app_on(db: Option<&std::path::Path>, extra: &[&str]) -> TestA
         .build()
         .expect("client");
     app
+}
+
+/// The variable naming the PostgreSQL server tests may use (a URL to any database on it, e.g.
+/// `postgres://postgres@127.0.0.1:5432/test`); each test gets a fresh database of its own there.
+pub const DATABASE_URL: &str = "DATABASE_URL";
+/// Set to `postgres`, every service a test starts without naming its database gets a fresh
+/// PostgreSQL database instead of a SQLite file.
+pub const TEST_BACKEND: &str = "STATUSKIT_TEST_BACKEND";
+/// Set to `1` (as CI does), a test that needs PostgreSQL and finds none fails instead of skipping.
+pub const REQUIRE_POSTGRES: &str = "STATUSKIT_REQUIRE_POSTGRES";
+
+/// A fresh PostgreSQL database made for one test; dropped (with its connections) when dropped.
+pub struct PgDatabase {
+    /// URL of the new database.
+    pub url: String,
+    /// URL of the database the server was reached through, to drop this one from.
+    admin: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // A runtime of its own: drop may run inside (or outside) a test's runtime.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+/// Makes a fresh, uniquely named database on the server `DATABASE_URL` points at, for `test`.
+/// `None` if there is no server to use: then says so on stderr (`SKIPPED <test>: …`), or panics
+/// if `STATUSKIT_REQUIRE_POSTGRES=1`.
+pub async fn fresh_postgres(test: &str) -> Option<PgDatabase> {
+    use sqlx::Connection;
+    let skip = |why: String| {
+        let line = format!("SKIPPED {test}: PostgreSQL not reachable at {why}");
+        if std::env::var(REQUIRE_POSTGRES).is_ok_and(|v| v == "1") {
+            panic!("{line} ({REQUIRE_POSTGRES}=1)");
+        }
+        // Straight to the process's stderr: the test harness captures `eprintln!` of a passing
+        // test, and a skip must show in the summary.
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+        None
+    };
+    let Ok(admin) = std::env::var(DATABASE_URL) else {
+        return skip(format!("${DATABASE_URL} (unset)"));
+    };
+    // Said in the skip line without its password, if it has one.
+    let shown = reqwest::Url::parse(&admin).map_or_else(
+        |_| admin.clone(),
+        |mut u| {
+            let _ = u.set_password(None);
+            u.to_string()
+        },
+    );
+    let connect = tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&admin));
+    let mut conn = match connect.await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => return skip(format!("{shown} ({e})")),
+        Err(_) => return skip(format!("{shown} (no answer in 5 s)")),
+    };
+    let name = format!("statuskit_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create the test database");
+    let _ = conn.close().await;
+    let mut url = reqwest::Url::parse(&admin).expect("DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    Some(PgDatabase { url: url.to_string(), admin, name })
+}
+
+/// Starts a service on a fresh PostgreSQL database of its own (see [`fresh_postgres`]); `None`
+/// when the test is skipped for want of PostgreSQL.
+pub async fn spawn_pg_app(test: &str, extra: &[&str]) -> Option<TestApp> {
+    let pg = fresh_postgres(test).await?;
+    let mut app = spawn_app_on(Some(std::path::Path::new(&pg.url)), extra).await;
+    app.pg = Some(pg);
+    Some(app)
 }
 
 /// A response, read whole.
