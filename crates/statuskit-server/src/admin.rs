@@ -1,5 +1,7 @@
-//! `/admin/maintenance` (admin scope): turns maintenance mode on and off. `/health` and `/admin`
-//! stay reachable while it is on; everything else answers 503 with `Retry-After`.
+//! `/admin/maintenance` (admin scope): turns maintenance mode on and off for every instance on
+//! the database (see [`crate::maintenance`]: the one that receives the PUT at once, the others
+//! within `--maintenance-poll-ms`). `/health` and `/admin` stay reachable while it is on;
+//! everything else answers 503 with `Retry-After`.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -40,36 +42,36 @@ impl Validate for MaintenanceInput {
     }
 }
 
-fn state<S>(app: &App<S>, format: Format) -> Result<Response, Problem> {
-    let body = match app.maintenance.active() {
+fn state(active: Option<u64>, format: Format) -> Result<Response, Problem> {
+    let body = match active {
         Some(secs) => serde_json::json!({"enabled": true, "retry_after_seconds": secs}),
         None => serde_json::json!({"enabled": false}),
     };
     Ok(Representation::new(format, "maintenance", &body)?.into_response())
 }
 
-/// `GET /admin/maintenance`.
+/// `GET /admin/maintenance`: the stored switch (what every instance follows), applied here too.
 pub async fn show<S: Store>(
     _: Auth<AdminScope>,
     State(app): State<App<S>>,
     format: Format,
 ) -> Result<Response, Problem> {
-    state(&app, format)
+    let stored = app.maintenance.refresh(&app.store).await?;
+    state(stored, format)
 }
 
-/// `PUT /admin/maintenance`.
+/// `PUT /admin/maintenance`: stores the switch for every instance and applies it here at once.
 pub async fn set<S: Store>(
     _: Auth<AdminScope>,
     State(app): State<App<S>>,
     format: Format,
     Valid(input): Valid<MaintenanceInput>,
 ) -> Result<Response, Problem> {
-    if input.enabled {
-        app.maintenance.enable(input.retry_after_seconds);
-        tracing::warn!(retry_after = input.retry_after_seconds, "maintenance mode on");
-    } else {
-        app.maintenance.disable();
-        tracing::warn!("maintenance mode off");
+    let wanted = input.enabled.then_some(input.retry_after_seconds);
+    app.maintenance.set(&app.store, wanted).await?;
+    match wanted {
+        Some(secs) => tracing::warn!(retry_after = secs, "maintenance mode on, for every instance"),
+        None => tracing::warn!("maintenance mode off, for every instance"),
     }
-    state(&app, format)
+    state(wanted, format)
 }

@@ -23,7 +23,7 @@ use statuskit::methods::{not_found, Resource};
 use statuskit::negotiate::Format;
 use statuskit::rate_limit::{Key, Limiter, OnBackendError, Policy, RateLimitLayer};
 use statuskit::respond::Representation;
-use statuskit::unavailable::{LoadShedLayer, Maintenance, MaintenanceLayer, Shedder};
+use statuskit::unavailable::{LoadShedLayer, MaintenanceLayer, Shedder};
 use statuskit::{Contract, ContractLayer, Problem};
 use tokio::sync::Notify;
 use tower::layer::util::{Identity, Stack};
@@ -37,6 +37,7 @@ use crate::auth::verified::VerifiedSecrets;
 use crate::auth::{token_endpoint, AuthenticateLayer, Caller};
 use crate::config::{RedisUnavailable, ServeConfig, Switch};
 use crate::faults::{self, Faults};
+use crate::maintenance::SharedMaintenance;
 use crate::store::Store;
 use crate::{admin, avatars, customers, docs, openapi, operations, retired};
 
@@ -79,8 +80,8 @@ pub struct AppState<S> {
     pub hashes: HashPool,
     /// Client secrets verified recently, accepted again without a hash.
     pub verified: VerifiedSecrets,
-    /// The maintenance switch.
-    pub maintenance: Maintenance,
+    /// The maintenance switch, shared with every instance on the database through the store.
+    pub maintenance: SharedMaintenance,
     /// Requests in flight against `--max-in-flight`.
     pub shedder: Shedder,
     /// Requests in flight on routes that need no token, against `--max-in-flight-public`.
@@ -119,7 +120,7 @@ impl<S> App<S> {
             login,
             hashes,
             verified: VerifiedSecrets::default(),
-            maintenance: Maintenance::default(),
+            maintenance: SharedMaintenance::default(),
             shedder,
             public_shedder: Shedder::new(config_public, SHED_RETRY_AFTER),
             faults,
@@ -222,7 +223,7 @@ fn rate_limit_layer<S: Store>(app: &App<S>) -> Option<RateLimitLayer> {
 /// `GET /v1/customers/{id}`, where one costs a few hundred.
 fn v1_route<S: Store>(app: &App<S>, body_limit: usize, resource: Resource<App<S>>) -> Resource<App<S>> {
     let stack = ServiceBuilder::new()
-        .layer(MaintenanceLayer::new(app.maintenance.clone()))
+        .layer(MaintenanceLayer::new(app.maintenance.switch().clone()))
         .layer(LoadShedLayer::check_only(app.shedder.clone()))
         .layer(AuthenticateLayer::new(app.clone()))
         .option_layer(rate_limit_layer(app))
@@ -248,7 +249,7 @@ fn v1_route<S: Store>(app: &App<S>, body_limit: usize, resource: Resource<App<S>
 fn oauth_route<S: Store>(app: &App<S>, resource: Resource<App<S>>) -> Resource<App<S>> {
     let faults = app.faults.as_ref().map(|f| from_fn_with_state(f.clone(), faults::inject));
     let stack = ServiceBuilder::new()
-        .layer(MaintenanceLayer::new(app.maintenance.clone()))
+        .layer(MaintenanceLayer::new(app.maintenance.switch().clone()))
         .layer(work_guard(app, &app.public_shedder).into_inner())
         .option_layer(faults)
         .into_inner();
@@ -308,7 +309,7 @@ pub type Service = Contract<RequestLimits<statuskit::cache::CacheControl<AddExte
 /// `GET /health`: 200 while the service can serve; 503 saying why when it cannot (maintenance,
 /// shedding load, or the database not answering).
 async fn health<S: Store>(State(app): State<App<S>>, format: Format) -> Result<Representation, Problem> {
-    if let Some(problem) = app.maintenance.problem() {
+    if let Some(problem) = app.maintenance.switch().problem() {
         return Err(problem);
     }
     if app.shedder.in_flight() >= app.shedder.max() {

@@ -250,6 +250,11 @@ pub struct ServeConfig {
     /// milliseconds: once it runs out (its instance died), another instance's worker resumes it.
     #[arg(long, env = "STATUSKIT_OPERATION_LEASE_MS", default_value_t = 30_000)]
     pub operation_lease_ms: u64,
+    /// How often this instance reads the maintenance switch from the database, in milliseconds:
+    /// maintenance switched on or off through another instance takes up to this long (plus one
+    /// query) to be followed here.
+    #[arg(long, env = "STATUSKIT_MAINTENANCE_POLL_MS", default_value_t = 1000)]
+    pub maintenance_poll_ms: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
     #[arg(long, env = "STATUSKIT_IDEMPOTENCY_TTL_SECONDS", default_value_t = 24 * 3600)]
     pub idempotency_ttl_seconds: u64,
@@ -302,6 +307,7 @@ impl ServeConfig {
             max_avatar_bytes: 5 * 1024 * 1024,
             operation_step_delay_ms: 0,
             operation_lease_ms: 30_000,
+            maintenance_poll_ms: 1000,
             idempotency_ttl_seconds: 24 * 3600,
             admin_user: None,
             admin_password: None,

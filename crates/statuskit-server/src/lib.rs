@@ -14,6 +14,7 @@ pub mod error;
 pub mod faults;
 pub mod images;
 pub mod logging;
+pub mod maintenance;
 pub mod openapi;
 pub mod operations;
 pub mod probe_cli;

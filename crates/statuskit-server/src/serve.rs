@@ -44,6 +44,8 @@ async fn serve<S: Store>(store: S, config: ServeConfig) -> Result<(), Box<dyn st
     }
     let step = Duration::from_millis(config.operation_step_delay_ms);
     let app = App::new(store, config)?;
+    // Before serving: an instance started during maintenance answers 503 from its first request.
+    app.maintenance.refresh(&app.store).await?;
     crate::worker::spawn(app.store.clone(), app.work.clone(), step);
     let sweeper = app.store.clone();
     tokio::spawn(async move {
@@ -52,6 +54,18 @@ async fn serve<S: Store>(store: S, config: ServeConfig) -> Result<(), Box<dyn st
             every.tick().await;
             if let Err(e) = sweeper.sweep_idempotency(false).await {
                 tracing::warn!(error = %e, "could not sweep expired idempotency keys");
+            }
+        }
+    });
+    // Follows the maintenance switch other instances set; see `crate::maintenance` for the bound.
+    let follower = app.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(follower.config.maintenance_poll_ms.max(1)));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if let Err(e) = follower.maintenance.refresh(&follower.store).await {
+                tracing::warn!(error = %e, "could not read the maintenance switch; keeping the last state");
             }
         }
     });

@@ -251,8 +251,20 @@ pub trait OperationStore: Clone + Send + Sync + 'static {
     fn avatar(&self, user: i64, size: i64) -> impl Future<Output = StoreResult<Option<Avatar>>> + Send;
 }
 
+/// The maintenance switch, kept in the database so that every instance on it follows one switch
+/// (each instance polls it; see `crate::maintenance`).
+pub trait MaintenanceStore: Clone + Send + Sync + 'static {
+    /// The stored switch: `Some(retry_after_seconds)` while maintenance is on, `None` while off
+    /// (also when it was never set).
+    fn maintenance(&self) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
+    /// Stores the switch: `Some(retry_after_seconds)` turns maintenance on, `None` off.
+    fn set_maintenance(&self, retry_after_seconds: Option<u64>) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
 /// Everything the service needs from a database.
-pub trait Store: CustomerStore + AuthStore + OperationStore + statuskit::idempotency::IdempotencyStore {
+pub trait Store:
+    CustomerStore + AuthStore + OperationStore + MaintenanceStore + statuskit::idempotency::IdempotencyStore
+{
     /// Forgets in-flight idempotency keys left by a crash and expired records; returns how many.
     fn sweep_idempotency(&self, startup: bool) -> impl Future<Output = StoreResult<u64>> + Send;
 }

@@ -10,8 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use statuskit::idempotency::{Begin, IdempotencyStore, StoredResponse};
 
 use super::{
-    AuthStore, Avatar, Client, Customer, CustomerData, CustomerStore, Operation, OperationStore, Store, StoreError,
-    StoreResult, Token, User,
+    AuthStore, Avatar, Client, Customer, CustomerData, CustomerStore, MaintenanceStore, Operation, OperationStore,
+    Store, StoreError, StoreResult, Token, User,
 };
 
 /// A pool over one SQLite file.
@@ -602,6 +602,31 @@ impl IdempotencyStore for SqliteStore {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+}
+
+impl MaintenanceStore for SqliteStore {
+    async fn maintenance(&self) -> StoreResult<Option<u64>> {
+        let row: Option<(bool, i64)> =
+            sqlx::query_as("SELECT enabled, retry_after_seconds FROM maintenance WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(row.and_then(|(enabled, secs)| enabled.then(|| u64::try_from(secs).unwrap_or(1).max(1))))
+    }
+
+    async fn set_maintenance(&self, retry_after_seconds: Option<u64>) -> StoreResult<()> {
+        let query = match retry_after_seconds {
+            Some(secs) => sqlx::query(
+                "INSERT INTO maintenance (id, enabled, retry_after_seconds, updated_ms) VALUES (1, 1, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled,
+                 retry_after_seconds = excluded.retry_after_seconds, updated_ms = excluded.updated_ms",
+            )
+            .bind(i64::try_from(secs.max(1)).unwrap_or(i64::MAX)),
+            // The row stays (with the last `Retry-After`); a missing row reads as off anyway.
+            None => sqlx::query("UPDATE maintenance SET enabled = 0, updated_ms = ? WHERE id = 1"),
+        };
+        query.bind(now_ms()).execute(&self.pool).await.map(|_| ()).map_err(map_err)
     }
 }
 
