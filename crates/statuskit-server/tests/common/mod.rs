@@ -82,6 +82,24 @@ pub async fn spawn_app_on(db: Option<&std::path::Path>, extra: &[&str]) -> TestA
         app.pg = Some(pg);
         return app;
     }
+    let mut app = start(db, extra);
+    app.token = app.password_token(ADMIN_USER, ADMIN_PASSWORD, None).await;
+    app.with_token();
+    app
+}
+
+/// Starts another service on `other`'s database, signed in with `other`'s token (tokens live in
+/// the shared store) instead of asking for one: it starts even while the token endpoint answers
+/// 503 (maintenance).
+pub async fn spawn_app_joining(other: &TestApp, extra: &[&str]) -> TestApp {
+    let mut app = start(Some(&other.db), extra);
+    app.token = other.token.clone();
+    app.with_token();
+    app
+}
+
+/// Starts `statuskit serve` on `db` (or a new SQLite file) and reads its address; no token yet.
+fn start(db: Option<&std::path::Path>, extra: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = db.map_or_else(|| dir.path().join("test.db"), std::path::Path::to_path_buf);
     let log = dir.path().join("stderr.log");
@@ -108,17 +126,7 @@ pub async fn spawn_app_on(db: Option<&std::path::Path>, extra: &[&str]) -> TestA
         .to_owned();
     let addr = base.trim_start_matches("http://").to_owned();
     let anon = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let mut app =
-        TestApp { base, addr, client: anon.clone(), anon, token: String::new(), db, log, child, _dir: dir, pg: None };
-    app.token = app.password_token(ADMIN_USER, ADMIN_PASSWORD, None).await;
-    let mut headers = HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {}", app.token).parse().unwrap());
-    app.client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .expect("client");
-    app
+    TestApp { base, addr, client: anon.clone(), anon, token: String::new(), db, log, child, _dir: dir, pg: None }
 }
 
 /// The variable naming the PostgreSQL server tests may use (a URL to any database on it, e.g.
@@ -251,6 +259,17 @@ impl Reply {
 }
 
 impl TestApp {
+    /// Makes `client` send `token` with every request.
+    fn with_token(&mut self) {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        self.client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("client");
+    }
+
     /// Kills the service with SIGKILL (no shutdown of any kind) and waits for it to be gone.
     pub fn kill(&mut self) {
         self.child.kill().expect("SIGKILL");
