@@ -44,6 +44,7 @@ async fn serve<S: Store>(store: S, config: ServeConfig) -> Result<(), Box<dyn st
     }
     let step = Duration::from_millis(config.operation_step_delay_ms);
     let app = App::new(store, config)?;
+    app.store.wake_on_new_work(app.work.clone());
     crate::worker::spawn(app.store.clone(), app.work.clone(), step);
     let sweeper = app.store.clone();
     tokio::spawn(async move {
