@@ -37,6 +37,7 @@ DB="statuskit_scaleout_$$"
 PG_URL="${PG_ADMIN_URL%/*}/$DB"
 
 bench_tools wrk curl psql
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 [[ -x "$SERVICE" ]] || (cd "$ROOT" && cargo build --release -p statuskit-server)
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -251,6 +252,7 @@ CORES="$(nproc)"
     echo "placement: sqlite_*/pg_*: the instance on CPU 0 and wrk on CPU 1 (when pinned); PostgreSQL,"
     echo "           nginx and the deployments (direct, gw1, gw2) unpinned, sharing all $CORES cores with wrk"
     echo "tools:     $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1), $(psql "$PG_ADMIN_URL" -qAtc 'show server_version' 2>/dev/null | sed 's/^/PostgreSQL /')"
+    echo "loadavg:   $LOAD_BEFORE at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (1, 5, 15 min; anything else running counts)"
     echo "load:      wrk -t1 -c$CONNECTIONS -d${RUN_SECONDS}s, $ROUNDS rounds (alternating order), 127.0.0.1 only"
     echo "service:   $SERVICE serve ${SERVE_FLAGS[*]}; database $DB (customers at the end: $PG_COUNT)"
     echo
