@@ -16,7 +16,7 @@
 # target/deploy), STATUSKIT_BIN (default target/release/statuskit, built if missing),
 # GATEWAY_PORT (default: a free port), GATEWAY_READ_TIMEOUT (how long the gateway waits for an
 # instance, default 10s), GATEWAY_MAX_BODY (default 6m), GATEWAY_CONNECTIONS_PER_ADDRESS (256).
-# deploy/down.sh stops everything this started.
+# deploy/restart.sh restarts the instances one at a time; deploy/down.sh stops everything.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${STATUSKIT_DEPLOY_DIR:-$ROOT/target/deploy}"
@@ -58,6 +58,9 @@ REDIS=()
 [[ -n "${REDIS_URL:-}" ]] && REDIS=(--redis-url "$REDIS_URL")
 
 : >"$STATE/instances"
+# What deploy/restart.sh needs to start an instance again the same way.
+printf '%s\n' "$DATABASE" >"$STATE/database"
+printf '%s\0' ${REDIS[@]+"${REDIS[@]}"} ${FLAGS[@]+"${FLAGS[@]}"} >"$STATE/flags"
 upstreams=""
 # One at a time: the first start on an empty database creates the first user and client.
 for i in $(seq 1 "$N"); do
@@ -76,7 +79,7 @@ for i in $(seq 1 "$N"); do
         exit 1
     fi
     echo "$pid $url" >>"$STATE/instances"
-    upstreams+="        server ${url#http://} max_fails=1 fail_timeout=2s;"$'\n'
+    upstreams+="        server ${url#http://} max_fails=0;"$'\n'
     echo "instance $pid $url"
 done
 

@@ -46,6 +46,7 @@ async fn serve<S: Store>(store: S, config: ServeConfig) -> Result<(), Box<dyn st
     let app = App::new(store, config)?;
     // Before serving: an instance started during maintenance answers 503 from its first request.
     app.maintenance.refresh(&app.store).await?;
+    app.store.wake_on_new_work(app.work.clone());
     crate::worker::spawn(app.store.clone(), app.work.clone(), step);
     let sweeper = app.store.clone();
     tokio::spawn(async move {

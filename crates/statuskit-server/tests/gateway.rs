@@ -14,7 +14,8 @@ use std::time::Duration;
 use common::{ADMIN_PASSWORD, ADMIN_USER, CLIENT_ID, CLIENT_SECRET};
 use serde_json::Value;
 
-/// A deployment started by `deploy/up.sh`; stopped by `deploy/down.sh` when dropped.
+/// A deployment started by `deploy/up.sh`; stopped by `deploy/down.sh` when dropped. (A rolling
+/// restart by `deploy/restart.sh` under load is tested too.)
 struct Deployment {
     dir: tempfile::TempDir,
     gateway: String,
@@ -196,4 +197,75 @@ async fn a_stalled_instance_is_a_504_problem_and_a_huge_body_a_413_from_the_gate
         .await
         .unwrap();
     problem(res, 413, "content_too_large").await;
+}
+
+#[tokio::test]
+async fn a_rolling_restart_under_load_answers_every_request_within_the_contract() {
+    let Some(d) =
+        Deployment::up("gateway_rolling", &[], &["--shutdown-grace-ms", "5000", "--rate-limits", "off"]).await
+    else {
+        return;
+    };
+    let token = token(&d.gateway).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Four clients: reads, and creates each with its own Idempotency-Key, until the restart is over.
+    let load: Vec<_> = (0..4)
+        .map(|c| {
+            let (gateway, token, stop) = (d.gateway.clone(), token.clone(), stop.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let (mut ok, mut outside) = (0usize, Vec::new());
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let res = if n % 3 == 0 {
+                        http.post(format!("{gateway}/v1/customers"))
+                            .bearer_auth(&token)
+                            .header("idempotency-key", format!("\"rolling-{c}-{n}\""))
+                            .json(&serde_json::json!({"name": "Rolling", "email": format!("r{c}-{n}@example.com")}))
+                            .send()
+                            .await
+                    } else {
+                        http.get(format!("{gateway}/v1/customers?limit=5")).bearer_auth(&token).send().await
+                    };
+                    match res {
+                        Ok(r) if r.status().is_success() => ok += 1,
+                        Ok(r) => outside.push(format!("{} {}", r.status(), r.text().await.unwrap_or_default())),
+                        Err(e) => outside.push(format!("no answer: {e}")),
+                    }
+                }
+                (ok, outside)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dir = d.dir.path().to_owned();
+    let restart = tokio::task::spawn_blocking(move || {
+        Command::new(repo().join("deploy/restart.sh"))
+            .env("STATUSKIT_DEPLOY_DIR", &dir)
+            .env("STATUSKIT_BIN", env!("CARGO_BIN_EXE_statuskit"))
+            .output()
+            .expect("run deploy/restart.sh")
+    })
+    .await
+    .unwrap();
+    assert!(restart.status.success(), "restart.sh failed: {}", String::from_utf8_lossy(&restart.stderr));
+    let restarted = String::from_utf8_lossy(&restart.stdout).lines().filter(|l| l.starts_with("instance ")).count();
+    assert_eq!(restarted, 2, "both instances were restarted");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut outside) = (0, Vec::new());
+    for l in load {
+        let (o, bad) = l.await.unwrap();
+        ok += o;
+        outside.extend(bad);
+    }
+    assert!(ok > 20, "the load ran during the restart ({ok} answers)");
+    let first: Vec<_> = outside.iter().take(5).collect();
+    assert!(
+        outside.is_empty(),
+        "{} of {} requests answered outside the contract, first: {first:?}",
+        outside.len(),
+        ok + outside.len()
+    );
 }

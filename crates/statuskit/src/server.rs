@@ -22,7 +22,10 @@
 //!   `Expect: 100-continue`), the rest is read and dropped, up to a bound, before the socket is
 //!   closed, so that the client reads the answer instead of a reset.
 //! - **Shutdown.** When `shutdown` resolves, no connection is accepted; requests in flight finish
-//!   within [`ServerConfig::shutdown_grace`]; whatever is still open then is closed.
+//!   within [`ServerConfig::shutdown_grace`]; an idle keep-alive connection is kept for
+//!   [`ServerConfig::shutdown_drain`] to answer one more request with `Connection: close`, so a
+//!   gateway never loses a request it was sending as the connection closed; whatever is still
+//!   open after the grace is closed.
 //!
 //! Body-read timeouts (408 for a body that trickles) belong to the request, not the connection:
 //! see [`collect`](crate::collect).
@@ -84,6 +87,11 @@ pub struct ServerConfig {
     pub max_connections_per_address: usize,
     /// How long requests in flight may take to finish after shutdown begins (default 10 s).
     pub shutdown_grace: Duration,
+    /// After shutdown begins, how long an idle keep-alive connection stays open for one more
+    /// request, answered with `Connection: close` (default 1 s, at most the grace): closing it at
+    /// once races a client (a gateway) that is sending a request on it, and a POST so lost
+    /// cannot be retried safely.
+    pub shutdown_drain: Duration,
     /// The most of an unread request body that is read and dropped before a connection is closed
     /// (default 1 MiB), and for how long at most (default 2 s).
     pub linger_bytes: usize,
@@ -105,6 +113,7 @@ impl Default for ServerConfig {
             max_connections: 4096,
             max_connections_per_address: 1024,
             shutdown_grace: Duration::from_secs(10),
+            shutdown_drain: Duration::from_secs(1),
             linger_bytes: 1 << 20,
             linger_time: Duration::from_secs(2),
             max_head_bytes: 256 * 1024,
@@ -682,10 +691,28 @@ where
     // before the 408 and the lingering close.
     let mut connection = Box::pin(ctx.builder.serve_connection(io, hyper_service));
     let mut closing_since: Option<Instant> = None;
+    let mut draining_since: Option<Instant> = None;
     let close_bound = Duration::from_secs(1).max(config.shutdown_grace);
+    let drain = config.shutdown_drain.min(config.shutdown_grace);
     let ending = loop {
-        let wake = next_check(&conn, &config, clock, closing_since, close_bound);
-        let stop_requested = *ctx.stop.borrow();
+        if draining_since.is_none() && *ctx.stop.borrow() {
+            draining_since = Some(Instant::now());
+        }
+        // Draining (shutdown has begun): an idle keep-alive connection is not closed at once, as
+        // a client (a gateway above all) may be sending a request on it at that very moment, and
+        // one that was sent cannot be retried safely if it is a POST. The next request on it is
+        // answered with `Connection: close`; one that stays idle is closed after the drain.
+        if let (Some(since), None) = (draining_since, closing_since) {
+            if !conn.idle() || since.elapsed() >= drain {
+                connection.as_mut().graceful_shutdown();
+                closing_since = Some(Instant::now());
+            }
+        }
+        let mut wake = next_check(&conn, &config, clock, closing_since, close_bound);
+        if draining_since.is_some() && closing_since.is_none() {
+            wake = wake.min(Instant::now() + Duration::from_millis(20));
+        }
+        let stop_seen = draining_since.is_some();
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
@@ -700,6 +727,9 @@ where
                     }
                     continue;
                 }
+                if draining_since.is_some() {
+                    continue;
+                }
                 match verdict(&conn, &config, clock.now()) {
                     Verdict::Fine => {}
                     Verdict::HeaderTimeout => break Ending::HeaderTimeout,
@@ -710,14 +740,7 @@ where
                 }
             }
             () = conn.evict.notified() => break Ending::Evicted,
-            _ = ctx.stop.changed(), if closing_since.is_none() && !stop_requested => {
-                connection.as_mut().graceful_shutdown();
-                closing_since = Some(Instant::now());
-            }
-        }
-        if stop_requested && closing_since.is_none() {
-            connection.as_mut().graceful_shutdown();
-            closing_since = Some(Instant::now());
+            _ = ctx.stop.changed(), if !stop_seen => {}
         }
     };
     drop(connection);

@@ -233,6 +233,12 @@ pub trait OperationStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Result<Operation, String>>> + Send;
     /// One of the user's operations.
     fn operation(&self, user: i64, id: &str) -> impl Future<Output = StoreResult<Option<Operation>>> + Send;
+    /// Arranges for `work` to be notified when any instance on this store queues an operation
+    /// (PostgreSQL: LISTEN/NOTIFY). By default nothing: one process on one store wakes its own
+    /// worker, and workers poll every second besides.
+    fn wake_on_new_work(&self, work: std::sync::Arc<tokio::sync::Notify>) {
+        let _ = work;
+    }
     /// Claims the oldest queued operation for a worker (state → running), with its input.
     fn claim(&self) -> impl Future<Output = StoreResult<Option<(Operation, String, Vec<u8>)>>> + Send;
     /// Records progress.

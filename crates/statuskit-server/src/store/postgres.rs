@@ -453,7 +453,31 @@ impl PgStore {
     }
 }
 
+/// The LISTEN/NOTIFY channel on which a queued operation wakes every instance's worker.
+const WORK_CHANNEL: &str = "statuskit_work";
+
 impl OperationStore for PgStore {
+    fn wake_on_new_work(&self, work: std::sync::Arc<tokio::sync::Notify>) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                let listened: Result<std::convert::Infallible, sqlx::Error> = async {
+                    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    listener.listen(WORK_CHANNEL).await?;
+                    loop {
+                        // `recv` reconnects by itself after a lost connection.
+                        listener.recv().await?;
+                        work.notify_one();
+                    }
+                }
+                .await;
+                let Err(e) = listened;
+                tracing::warn!(error = %e, "LISTEN for queued operations failed; workers poll until it is back");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
     async fn queue_avatar(
         &self,
         user: i64,
@@ -479,6 +503,11 @@ impl OperationStore for PgStore {
             .await
             .map_err(map_err)?;
             if let Some(op) = queued {
+                // Wakes the workers of every instance (see `wake_on_new_work`); a lost
+                // notification only costs the workers' one-second poll.
+                if let Err(e) = sqlx::query("SELECT pg_notify($1, '')").bind(WORK_CHANNEL).execute(&self.pool).await {
+                    tracing::warn!(error = %e, "could not notify the workers of a queued operation");
+                }
                 return Ok(Ok(op));
             }
             let running: Option<String> = sqlx::query_scalar(
