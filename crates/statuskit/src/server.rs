@@ -399,12 +399,13 @@ struct Count {
 
 impl RegistryInner {
     /// The connection with nothing in flight that has been quiet longest, among those `which`
-    /// picks and not already leaving. A scan: it only runs when a cap is reached.
+    /// picks and not already leaving; of those quiet since the same millisecond, the oldest. A
+    /// scan: it only runs when a cap is reached.
     fn longest_idle(&self, which: impl Fn(&ConnState) -> bool) -> Option<Arc<ConnState>> {
         self.open
             .values()
             .filter(|c| which(c) && c.idle() && !c.evicting.load(Ordering::Relaxed))
-            .min_by_key(|c| c.last_active.load(Ordering::Relaxed))
+            .min_by_key(|c| (c.last_active.load(Ordering::Relaxed), c.id))
             .cloned()
     }
 
