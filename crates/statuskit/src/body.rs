@@ -152,7 +152,8 @@ pub fn check_content_encoding(headers: &HeaderMap) -> Result<(), Problem> {
     Ok(())
 }
 
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
+/// The body's declared `Content-Length`, if it has a valid one.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 

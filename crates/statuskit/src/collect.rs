@@ -50,8 +50,7 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use tower::{Layer, Service, ServiceExt};
 
-use crate::body::{BodyLimit, BodyOverLimit, DEFAULT_LIMIT};
-use crate::header::CONTENT_LENGTH;
+use crate::body::{declared_length, BodyLimit, BodyOverLimit, DEFAULT_LIMIT};
 use crate::problem::Problem;
 
 /// How long a request body may take to arrive.
@@ -132,9 +131,7 @@ where
             return futures_util::future::Either::Left(self.inner.call(req));
         }
         let limit = req.extensions().get::<BodyLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
-        let declared =
-            req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
+        if declared_length(req.headers()).is_some_and(|n| n > limit as u64) {
             // Not read at all: the body extractor answers 413 from the declared length.
             return futures_util::future::Either::Left(self.inner.call(req));
         }

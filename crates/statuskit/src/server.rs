@@ -68,6 +68,7 @@ use tower::{Service, ServiceExt};
 use crate::problem::{Problem, ProblemFormat};
 use crate::request_id::RequestId;
 use crate::retry_after::RetryAfter;
+use crate::status;
 
 /// How connections are bounded. [`Default`] gives the values documented on each field.
 #[derive(Debug, Clone)]
@@ -525,7 +526,7 @@ fn own_answer_for(head: &[u8]) -> Option<Problem> {
     // response the service makes carries one (`ContractLayer`), so a 400, 414 or 431 head
     // without it came from hyper. 1xx heads (100 Continue) are hyper's too and stay as they are.
     let rest = head.strip_prefix(b"HTTP/1.1 ")?;
-    let code = rest.get(..3)?;
+    let code = http::StatusCode::from_bytes(rest.get(..3)?).ok()?;
     let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
     let has_id = head[..end].split(|b| *b == b'\n').any(|line| {
         line.len() > crate::header::X_REQUEST_ID.as_str().len()
@@ -535,15 +536,18 @@ fn own_answer_for(head: &[u8]) -> Option<Problem> {
     if has_id {
         return None;
     }
-    match code {
-        b"400" => Some(Problem::bad_request(
+    if code == status::BAD_REQUEST.code {
+        Some(Problem::bad_request(
             "the request could not be parsed as HTTP/1.1: its request line, a header field or its framing is malformed",
-        )),
-        b"414" => Some(Problem::uri_too_long(u16::MAX as usize - 1)),
-        b"431" => Some(Problem::header_fields_too_large(
+        ))
+    } else if code == status::URI_TOO_LONG.code {
+        Some(Problem::uri_too_long(u16::MAX as usize - 1))
+    } else if code == status::REQUEST_HEADER_FIELDS_TOO_LARGE.code {
+        Some(Problem::header_fields_too_large(
             "the request's header section is larger than the server reads, or has too many fields",
-        )),
-        _ => None,
+        ))
+    } else {
+        None
     }
 }
 
