@@ -18,7 +18,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Method};
 use serde_json::{json, Value};
 use statuskit::body::{BODY_TYPES, PATCH_TYPES};
+use statuskit::docs::ErrorDocs;
 use statuskit::header::{self, mime};
+use statuskit::problem_type::DocsBase;
 use statuskit::status::{self, Status};
 use utoipa::openapi::header::Header;
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
@@ -41,6 +43,11 @@ use crate::store::sqlite::SqliteStore;
 pub const PATH: &str = "/openapi.json";
 
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| document().to_string());
+
+/// The service's document: its error types are those of [`crate::docs::error_docs`].
+pub fn document() -> Value {
+    document_for(&crate::docs::error_docs())
+}
 
 /// `GET /openapi.json`.
 pub async fn handler() -> Response {
@@ -910,8 +917,9 @@ fn set(item: &mut PathItem, method: &Method, op: Operation) {
     *slot = Some(op);
 }
 
-/// The whole document.
-pub fn document() -> Value {
+/// The whole document, with the problem types and docs base of `docs`: each of the API's own
+/// types is a schema `Problem-<name>` beside `Problem`, and a response of its status may be it.
+pub fn document_for(docs: &ErrorDocs) -> Value {
     LITERALS.with(|l| l.borrow_mut().clear());
     let mut paths = PathsBuilder::new();
     for (path, resource) in v1_resources::<SqliteStore>() {
@@ -970,7 +978,68 @@ pub fn document() -> Value {
     let literals = LITERALS.with(|l| std::mem::take(&mut *l.borrow_mut()));
     inline_literals(&mut doc, &literals);
     mark_required_headers(&mut doc);
+    add_problem_types(&mut doc, docs);
     doc
+}
+
+/// Moves every catalog `type` under the docs base, adds a schema per own problem type, and lets
+/// each error response of that type's status carry it.
+fn add_problem_types(doc: &mut Value, docs: &ErrorDocs) {
+    fn rebase(v: &mut Value, base: &DocsBase) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(uri)) = map.get_mut("const") {
+                    if let Some(s) = status::CATALOG.iter().find(|s| s.type_uri == uri.as_str()) {
+                        *uri = base.catalog_type_uri(s).into_owned();
+                    }
+                }
+                map.values_mut().for_each(|v| rebase(v, base));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| rebase(v, base)),
+            _ => {}
+        }
+    }
+    rebase(doc, docs.docs_base());
+    for t in docs.problem_types() {
+        let mut properties = json!({
+            "type": {"const": t.type_uri(docs.docs_base())},
+            "title": {"const": t.title()},
+            "status": {"const": t.status().code.as_u16()},
+        });
+        for m in t.documented_members() {
+            let mut member = json!({"description": m.description()});
+            if let Some(ty) = m.json_type() {
+                member["type"] = Value::from(ty);
+            }
+            properties[m.name()] = member;
+        }
+        let mut own = json!({"allOf": [{"$ref": "#/components/schemas/Problem"}, {"properties": properties}]});
+        if !t.describe().is_empty() {
+            own["description"] = Value::from(t.describe());
+        }
+        doc["components"]["schemas"][format!("Problem-{}", t.name())] = own;
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for op in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+        for (code, response) in responses.iter_mut() {
+            let own: Vec<Value> = docs
+                .problem_types()
+                .iter()
+                .filter(|t| t.status().code.as_str() == code)
+                .map(|t| json!({"$ref": format!("#/components/schemas/Problem-{}", t.name())}))
+                .collect();
+            let Some(schema) =
+                response.pointer_mut(&format!("/content/{}/schema", mime::PROBLEM_JSON.replace('/', "~1")))
+            else {
+                continue;
+            };
+            if !own.is_empty() {
+                let catalog = schema.take();
+                *schema = json!({"oneOf": std::iter::once(catalog).chain(own).collect::<Vec<_>>()});
+            }
+        }
+    }
 }
 
 /// Turns the `required` marker left in header descriptions into `"required": true`.

@@ -32,6 +32,7 @@ use crate::problem::Problem;
 
 /// What the `Authorization` header carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Authorization {
     /// `Bearer <token68>`.
     Bearer(String),

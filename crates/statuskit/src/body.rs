@@ -199,7 +199,7 @@ fn xml_error(e: serde_path_to_error::Error<quick_xml::DeError>) -> Problem {
 }
 
 /// Deserializes `bytes` in `format` into `T`.
-pub fn decode<T: DeserializeOwned>(format: BodyFormat, bytes: &[u8]) -> Result<T, Problem> {
+pub(crate) fn decode<T: DeserializeOwned>(format: BodyFormat, bytes: &[u8]) -> Result<T, Problem> {
     match format {
         BodyFormat::Json => {
             // Syntax first (contract §5: parsing 400 before validation 422): a typed pass stops

@@ -46,6 +46,7 @@ use crate::header::{CACHE_CONTROL, ETAG, LAST_MODIFIED};
 
 /// What caches may do with a successful response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CachePolicy {
     /// `no-store`: never kept (tokens, health, anything secret or changing by the second).
     NoStore,

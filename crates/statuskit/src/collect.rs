@@ -37,8 +37,6 @@
 //! # });
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -108,10 +106,11 @@ impl<S> CollectBody<S> {
     }
 }
 
-/// What [`CollectBody`] returns: the inner future at once for a request without a body, else
-/// the read followed by the inner call.
-pub type CollectFuture<F> =
-    futures_util::future::Either<F, Pin<Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send>>>;
+crate::future::response_future! {
+    /// What [`CollectBody`] returns: the inner future at once for a request without a body, else
+    /// the read followed by the inner call.
+    CollectBody
+}
 
 impl<S> Service<Request<Body>> for CollectBody<S>
 where
@@ -120,7 +119,7 @@ where
 {
     type Response = Response;
     type Error = std::convert::Infallible;
-    type Future = CollectFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, std::convert::Infallible>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -128,18 +127,18 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         if req.body().is_end_stream() {
-            return futures_util::future::Either::Left(self.inner.call(req));
+            return ResponseFuture::inner(self.inner.call(req));
         }
         let limit = req.extensions().get::<BodyLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
         if declared_length(req.headers()).is_some_and(|n| n > limit as u64) {
             // Not read at all: the body extractor answers 413 from the declared length.
-            return futures_util::future::Either::Left(self.inner.call(req));
+            return ResponseFuture::inner(self.inner.call(req));
         }
         // The inner service was made ready for this call; a clone takes its place.
         let inner = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, inner);
         let timeouts = self.timeouts;
-        futures_util::future::Either::Right(Box::pin(async move {
+        ResponseFuture::boxed(Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             match read(body, limit, timeouts).await {
                 Ok(Read::Whole(bytes)) => inner.oneshot(Request::from_parts(parts, Body::from(bytes))).await,

@@ -115,6 +115,7 @@ pub struct Preconditions {
 
 /// What evaluation decided when the method must not be performed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Outcome {
     /// 304: the client's cached representation is current.
     NotModified(NotModified),

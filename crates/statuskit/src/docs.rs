@@ -16,10 +16,12 @@
 use std::fmt::Write as _;
 use std::str::FromStr;
 
-use crate::status::{Status, CATALOG};
+use crate::problem_type::{DocsBase, ProblemType};
+use crate::status::{Status, CATALOG, DOCS_PATH};
 
 /// Which way to write the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DocFormat {
     /// GitHub-flavoured Markdown tables, one per class of status.
     Markdown,
@@ -29,25 +31,280 @@ pub enum DocFormat {
     Html,
 }
 
-impl FromStr for DocFormat {
-    type Err = String;
+/// A docs format name that is none of `markdown`, `md`, `rst`, `html`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown docs format `{0}`; use markdown, rst or html")]
+pub struct UnknownDocFormat(String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl FromStr for DocFormat {
+    type Err = UnknownDocFormat;
+
+    fn from_str(s: &str) -> Result<Self, UnknownDocFormat> {
         match s {
             "markdown" | "md" => Ok(DocFormat::Markdown),
             "rst" => Ok(DocFormat::Rst),
             "html" => Ok(DocFormat::Html),
-            other => Err(format!("unknown docs format `{other}`; use markdown, rst or html")),
+            other => Err(UnknownDocFormat(other.to_owned())),
         }
     }
 }
 
-/// The catalog written in `format`.
+/// The catalog written in `format`, under the default docs base, without types of the API's own.
 pub fn render(format: DocFormat) -> String {
-    match format {
-        DocFormat::Markdown => markdown(),
-        DocFormat::Rst => rst(),
-        DocFormat::Html => html(),
+    ErrorDocs::new().render(format)
+}
+
+/// Markdown: `# Errors`, then a padded table per class of status (seed 001's layout).
+pub fn markdown() -> String {
+    ErrorDocs::new().markdown()
+}
+
+/// reStructuredText: a title over- and underlined, then a grid table per class (seed 000's).
+pub fn rst() -> String {
+    ErrorDocs::new().rst()
+}
+
+/// The page served at `/docs/errors`: an index of every code, then a table per class of status
+/// where each row's `id` is the status name, the anchor of the problem `type`.
+pub fn html() -> String {
+    ErrorDocs::new().html()
+}
+
+/// An API's error documentation: the catalog, the API's own problem types beside it, and the
+/// base every relative `type` points at.
+///
+/// ```
+/// use statuskit::docs::{DocFormat, ErrorDocs};
+/// use statuskit::problem_type::{DocsBase, Member, ProblemType};
+/// use statuskit::status;
+///
+/// const BALANCE: Member<i64> = Member::new("balance", "your balance, in cents");
+/// static OUT_OF_CREDIT: ProblemType = ProblemType::new("out-of-credit", &status::FORBIDDEN, "Out of credit")
+///     .members(&[BALANCE.doc()]);
+///
+/// let docs = ErrorDocs::new()
+///     .base(DocsBase::new("https://api.example.com/errors").unwrap())
+///     .problem_type(&OUT_OF_CREDIT);
+/// let html = docs.render(DocFormat::Html);
+/// assert!(html.contains(r#"id="out-of-credit""#) && html.contains(r#"id="not_found""#));
+/// assert!(docs.markdown().contains("balance (integer): your balance, in cents"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ErrorDocs {
+    base: DocsBase,
+    types: Vec<&'static ProblemType>,
+}
+
+/// The cells of a table, under its heading.
+struct Table {
+    heading: &'static str,
+    headers: [&'static str; 5],
+    rows: Vec<[String; 5]>,
+}
+
+const OWN_HEADERS: [&str; 5] = ["Code", "Type", "Title", "Description", "Members"];
+const OWN_HEADING: &str = "Problem types of this API";
+
+impl ErrorDocs {
+    /// The catalog alone, under `/docs/errors`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The base every relative problem `type` points at (see [`DocsBase`]).
+    #[must_use]
+    pub fn base(mut self, base: DocsBase) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// Lists one of the API's own problem types beside the catalog.
+    #[must_use]
+    pub fn problem_type(mut self, kind: &'static ProblemType) -> Self {
+        self.types.push(kind);
+        self
+    }
+
+    /// The docs base.
+    pub fn docs_base(&self) -> &DocsBase {
+        &self.base
+    }
+
+    /// The API's own problem types, in the order they were added.
+    pub fn problem_types(&self) -> &[&'static ProblemType] {
+        &self.types
+    }
+
+    /// The documentation written in `format`.
+    pub fn render(&self, format: DocFormat) -> String {
+        match format {
+            DocFormat::Markdown => self.markdown(),
+            DocFormat::Rst => self.rst(),
+            DocFormat::Html => self.html(),
+        }
+    }
+
+    fn tables(&self, cell: fn(&str) -> String) -> Vec<Table> {
+        let mut tables: Vec<Table> = SECTIONS
+            .iter()
+            .map(|&(class, heading)| Table {
+                heading,
+                headers: HEADERS,
+                rows: section(class).map(|s| cells(s).map(|c| cell(&c))).collect(),
+            })
+            .collect();
+        if !self.types.is_empty() {
+            let rows = self.types.iter().map(|t| own_cells(t, &self.base).map(|c| cell(&c))).collect();
+            tables.push(Table { heading: OWN_HEADING, headers: OWN_HEADERS, rows });
+        }
+        tables
+    }
+
+    /// Markdown: `# Errors`, then a padded table per class of status (seed 001's layout), then
+    /// the API's own types.
+    pub fn markdown(&self) -> String {
+        let mut out = format!("# {TITLE}\n\n{INTRO}\n");
+        for t in self.tables(|c| c.replace('|', "\\|")) {
+            let w = widths(&t);
+            let _ = write!(out, "\n## {}\n\n", t.heading);
+            let line = |out: &mut String, row: &[String; 5]| {
+                out.push('|');
+                for (i, cell) in row.iter().enumerate() {
+                    out.push(' ');
+                    pad(out, cell, w[i]);
+                    out.push_str(" |");
+                }
+                out.push('\n');
+            };
+            line(&mut out, &t.headers.map(String::from));
+            line(&mut out, &w.map(|n| "-".repeat(n)));
+            for row in &t.rows {
+                line(&mut out, row);
+            }
+        }
+        out
+    }
+
+    /// reStructuredText: a title over- and underlined, then a grid table per class (seed
+    /// 000's), then the API's own types.
+    pub fn rst(&self) -> String {
+        let bar = "=".repeat(TITLE.len());
+        let mut out = format!("{bar}\n{TITLE}\n{bar}\n\n{INTRO}\n");
+        for t in self.tables(str::to_owned) {
+            let w = widths(&t);
+            let _ = write!(out, "\n{}\n{}\n\n", t.heading, "-".repeat(t.heading.len()));
+            let rule = |out: &mut String, c: char| {
+                out.push('+');
+                for n in w {
+                    out.extend(std::iter::repeat_n(c, n + 2));
+                    out.push('+');
+                }
+                out.push('\n');
+            };
+            let line = |out: &mut String, row: &[String; 5]| {
+                out.push('|');
+                for (i, cell) in row.iter().enumerate() {
+                    out.push(' ');
+                    pad(out, cell, w[i]);
+                    out.push_str(" |");
+                }
+                out.push('\n');
+            };
+            rule(&mut out, '-');
+            line(&mut out, &t.headers.map(String::from));
+            rule(&mut out, '=');
+            for row in &t.rows {
+                line(&mut out, row);
+                rule(&mut out, '-');
+            }
+        }
+        out
+    }
+
+    /// The page served at the docs base: an index of every code, then a table per class of
+    /// status where each row's `id` is the status name, the anchor of the problem `type`, then
+    /// the API's own types, each row's `id` its name.
+    pub fn html(&self) -> String {
+        let mut nav = String::new();
+        for s in CATALOG {
+            let _ = write!(
+                nav,
+                "<a class=\"c{class}\" href=\"#{name}\" title=\"{title}\">{code}</a>",
+                class = s.code.as_u16() / 100,
+                name = s.name,
+                title = escape(s.title),
+                code = s.code.as_u16()
+            );
+        }
+        let mut sections = String::new();
+        for (class, heading) in SECTIONS {
+            let _ = writeln!(
+                sections,
+                "<section><h2>{heading}</h2><table><thead><tr><th>Code</th><th>Name</th><th>Status</th>\
+<th>When you get it</th><th>It carries</th></tr></thead><tbody>"
+            );
+            for s in section(class) {
+                let protocol = if s.protocol_level { "<span class=\"tag\">protocol-level</span>" } else { "" };
+                let _ = writeln!(
+                    sections,
+                    "<tr id=\"{name}\"><td class=\"code\"><a class=\"c{class}\" href=\"#{name}\">{code}</a></td>\
+<td class=\"name\"><code>{name}</code></td><td>{title}{protocol}</td><td>{desc}</td>\
+<td class=\"carries\">{carries}</td></tr>",
+                    name = s.name,
+                    code = s.code.as_u16(),
+                    title = escape(s.title),
+                    desc = inline_code(s.description),
+                    carries = inline_code(s.carries),
+                );
+            }
+            sections.push_str("</tbody></table></section>\n");
+        }
+        if !self.types.is_empty() {
+            let _ = writeln!(
+                sections,
+                "<section><h2>{OWN_HEADING}</h2><table><thead><tr><th>Code</th><th>Type</th><th>Title</th>\
+<th>When you get it</th><th>Members</th></tr></thead><tbody>"
+            );
+            for t in &self.types {
+                let members: Vec<String> = t
+                    .documented_members()
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "<code>{}</code> ({}): {}",
+                            m.name(),
+                            m.json_type().unwrap_or("any"),
+                            escape(m.description())
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(
+                    sections,
+                    "<tr id=\"{name}\"><td class=\"code\"><a class=\"c{class}\" href=\"#{name}\">{code}</a></td>\
+<td class=\"name\"><code>{uri}</code></td><td>{title}</td><td>{desc}</td><td class=\"carries\">{members}</td></tr>",
+                    name = t.name(),
+                    class = t.status().code.as_u16() / 100,
+                    code = t.status().code.as_u16(),
+                    uri = escape(&t.type_uri(&self.base)),
+                    title = escape(t.title()),
+                    desc = inline_code(t.describe()),
+                    members = members.join("<br>"),
+                );
+            }
+            sections.push_str("</tbody></table></section>\n");
+        }
+        format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title}</title><style>{STYLE}</style></head><body><main>\n\
+<h1>{title}</h1>\n<p class=\"lead\">{intro}</p>\n<nav aria-label=\"Status codes\">{nav}</nav>\n\
+<p>An error body looks like this (a 422):</p>\n<pre><code>{example}</code></pre>\n\
+<p>Codes marked <span class=\"tag\">protocol-level</span> are ones HTTP itself requires in rare cases.</p>\n\
+{sections}</main></body></html>\n",
+            title = escape(TITLE),
+            intro = inline_code(INTRO),
+            example = escape(&EXAMPLE.replacen(DOCS_PATH, self.base.as_str(), 1)),
+        )
     }
 }
 
@@ -73,9 +330,9 @@ fn cells(s: &Status) -> [String; 5] {
 
 const HEADERS: [&str; 5] = ["Code", "Name", "Status", "Description", "Must carry"];
 
-fn widths(rows: &[[String; 5]]) -> [usize; 5] {
-    let mut w = HEADERS.map(|h| h.chars().count());
-    for row in rows {
+fn widths(t: &Table) -> [usize; 5] {
+    let mut w = t.headers.map(|h| h.chars().count());
+    for row in &t.rows {
         for (i, cell) in row.iter().enumerate() {
             w[i] = w[i].max(cell.chars().count());
         }
@@ -88,65 +345,20 @@ fn pad(out: &mut String, text: &str, width: usize) {
     out.extend(std::iter::repeat_n(' ', width - text.chars().count()));
 }
 
-/// Markdown: `# Errors`, then a padded table per class of status (seed 001's layout).
-pub fn markdown() -> String {
-    let mut out = format!("# {TITLE}\n\n{INTRO}\n");
-    for (class, heading) in SECTIONS {
-        let rows: Vec<[String; 5]> = section(class).map(|s| cells(s).map(|c| c.replace('|', "\\|"))).collect();
-        let w = widths(&rows);
-        let _ = write!(out, "\n## {heading}\n\n");
-        let line = |out: &mut String, row: &[String; 5]| {
-            out.push('|');
-            for (i, cell) in row.iter().enumerate() {
-                out.push(' ');
-                pad(out, cell, w[i]);
-                out.push_str(" |");
-            }
-            out.push('\n');
-        };
-        line(&mut out, &HEADERS.map(String::from));
-        line(&mut out, &w.map(|n| "-".repeat(n)));
-        for row in &rows {
-            line(&mut out, row);
-        }
-    }
-    out
-}
-
-/// reStructuredText: a title over- and underlined, then a grid table per class (seed 000's).
-pub fn rst() -> String {
-    let bar = "=".repeat(TITLE.len());
-    let mut out = format!("{bar}\n{TITLE}\n{bar}\n\n{INTRO}\n");
-    for (class, heading) in SECTIONS {
-        let rows: Vec<[String; 5]> = section(class).map(cells).collect();
-        let w = widths(&rows);
-        let _ = write!(out, "\n{heading}\n{}\n\n", "-".repeat(heading.len()));
-        let rule = |out: &mut String, c: char| {
-            out.push('+');
-            for n in w {
-                out.extend(std::iter::repeat_n(c, n + 2));
-                out.push('+');
-            }
-            out.push('\n');
-        };
-        let line = |out: &mut String, row: &[String; 5]| {
-            out.push('|');
-            for (i, cell) in row.iter().enumerate() {
-                out.push(' ');
-                pad(out, cell, w[i]);
-                out.push_str(" |");
-            }
-            out.push('\n');
-        };
-        rule(&mut out, '-');
-        line(&mut out, &HEADERS.map(String::from));
-        rule(&mut out, '=');
-        for row in &rows {
-            line(&mut out, row);
-            rule(&mut out, '-');
-        }
-    }
-    out
+/// The cells of one own type's row: code, type, title, description, members.
+fn own_cells(t: &ProblemType, base: &DocsBase) -> [String; 5] {
+    let members: Vec<String> = t
+        .documented_members()
+        .iter()
+        .map(|m| format!("{} ({}): {}", m.name(), m.json_type().unwrap_or("any"), m.description()))
+        .collect();
+    [
+        t.status().code.as_u16().to_string(),
+        t.type_uri(base).into_owned(),
+        t.title().to_owned(),
+        t.describe().to_owned(),
+        members.join("; "),
+    ]
 }
 
 fn escape(text: &str) -> String {
@@ -211,57 +423,6 @@ const EXAMPLE: &str = r#"{
   "request_id": "01JD6Q0W9Z6S3R5E4Y8X7V2T1K"
 }"#;
 
-/// The page served at `/docs/errors`: an index of every code, then a table per class of status
-/// where each row's `id` is the status name, the anchor of the problem `type`.
-pub fn html() -> String {
-    let mut nav = String::new();
-    for s in CATALOG {
-        let _ = write!(
-            nav,
-            "<a class=\"c{class}\" href=\"#{name}\" title=\"{title}\">{code}</a>",
-            class = s.code.as_u16() / 100,
-            name = s.name,
-            title = escape(s.title),
-            code = s.code.as_u16()
-        );
-    }
-    let mut sections = String::new();
-    for (class, heading) in SECTIONS {
-        let _ = writeln!(
-            sections,
-            "<section><h2>{heading}</h2><table><thead><tr><th>Code</th><th>Name</th><th>Status</th>\
-<th>When you get it</th><th>It carries</th></tr></thead><tbody>"
-        );
-        for s in section(class) {
-            let protocol = if s.protocol_level { "<span class=\"tag\">protocol-level</span>" } else { "" };
-            let _ = writeln!(
-                sections,
-                "<tr id=\"{name}\"><td class=\"code\"><a class=\"c{class}\" href=\"#{name}\">{code}</a></td>\
-<td class=\"name\"><code>{name}</code></td><td>{title}{protocol}</td><td>{desc}</td>\
-<td class=\"carries\">{carries}</td></tr>",
-                name = s.name,
-                code = s.code.as_u16(),
-                title = escape(s.title),
-                desc = inline_code(s.description),
-                carries = inline_code(s.carries),
-            );
-        }
-        sections.push_str("</tbody></table></section>\n");
-    }
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title}</title><style>{STYLE}</style></head><body><main>\n\
-<h1>{title}</h1>\n<p class=\"lead\">{intro}</p>\n<nav aria-label=\"Status codes\">{nav}</nav>\n\
-<p>An error body looks like this (a 422):</p>\n<pre><code>{example}</code></pre>\n\
-<p>Codes marked <span class=\"tag\">protocol-level</span> are ones HTTP itself requires in rare cases.</p>\n\
-{sections}</main></body></html>\n",
-        title = escape(TITLE),
-        intro = inline_code(INTRO),
-        example = escape(EXAMPLE),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +466,28 @@ mod tests {
             assert!(widths.windows(2).skip(1).all(|w| w[0] == w[1]), "{t}");
         }
         assert!(rst.contains("+====="), "header separator");
+    }
+
+    #[test]
+    fn own_types_are_listed_beside_the_catalog() {
+        use crate::problem_type::Member;
+        const BALANCE: Member<i64> = Member::new("balance", "the balance, in cents");
+        static OUT_OF_CREDIT: ProblemType =
+            ProblemType::new("out-of-credit", &crate::status::FORBIDDEN, "Out of credit").members(&[BALANCE.doc()]);
+        let docs =
+            ErrorDocs::new().base(DocsBase::new("https://x.example/errors").unwrap()).problem_type(&OUT_OF_CREDIT);
+        let html = docs.html();
+        assert_eq!(html.matches("id=\"out-of-credit\"").count(), 1);
+        assert!(html.contains("https://x.example/errors#out-of-credit"));
+        assert!(html.contains("<code>balance</code> (integer): the balance, in cents"));
+        assert!(html.contains("https://x.example/errors#unprocessable_entity"), "the example follows the base");
+        for format in [DocFormat::Markdown, DocFormat::Rst] {
+            let text = docs.render(format);
+            assert!(text.contains(OWN_HEADING) && text.contains("https://x.example/errors#out-of-credit"), "{text}");
+            assert!(text.contains("balance (integer)"));
+        }
+        assert!(!html.contains(OWN_HEADING) || !super::html().contains(OWN_HEADING));
+        assert!(!markdown().contains(OWN_HEADING));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! ```
 
 use std::future::Future;
-use std::pin::Pin;
+
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -22,7 +22,6 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::future::Either;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
@@ -88,6 +87,7 @@ impl StoredResponse {
 
 /// What the store found for a key at the start of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Begin {
     /// First use: the key is now held as in flight.
     New,
@@ -97,6 +97,27 @@ pub enum Begin {
     Done(StoredResponse),
     /// Used before with another payload.
     Mismatch,
+}
+
+/// An [`IdempotencyStore`] could not do what was asked; its own error is the [`source`].
+///
+/// [`source`]: std::error::Error::source
+///
+/// ```
+/// use statuskit::idempotency::StoreError;
+///
+/// let e = StoreError::new(std::io::Error::other("disk full"));
+/// assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "disk full");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("the idempotency store failed")]
+pub struct StoreError(#[source] Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StoreError {
+    /// Wraps the store's own error.
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        StoreError(source.into())
+    }
 }
 
 /// Durable records of keys. `owner` scopes keys to a caller (the draft: look keys up by key plus
@@ -109,16 +130,16 @@ pub trait IdempotencyStore: Clone + Send + Sync + 'static {
         key: &str,
         fingerprint: &str,
         ttl: Duration,
-    ) -> impl Future<Output = Result<Begin, String>> + Send;
+    ) -> impl Future<Output = Result<Begin, StoreError>> + Send;
     /// Stores the response of the first request.
     fn complete(
         &self,
         owner: &str,
         key: &str,
         response: &StoredResponse,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Forgets an in-flight key whose request failed on our side (5xx), so it can be retried.
-    fn abandon(&self, owner: &str, key: &str) -> impl Future<Output = Result<(), String>> + Send;
+    fn abandon(&self, owner: &str, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The key of the current request, in its extensions, for handlers that also make their writes
@@ -200,8 +221,9 @@ fn fingerprint(method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) ->
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn store_failed(e: String) -> Response {
-    Problem::internal_server_error(format!("idempotency store: {e}")).into_response()
+fn store_failed(e: &(dyn std::error::Error + 'static)) -> Response {
+    Problem::internal_server_error(format!("{e}: {}", e.source().map(ToString::to_string).unwrap_or_default()))
+        .into_response()
 }
 
 impl<S, St> Service<Request<Body>> for Idempotency<S, St>
@@ -216,7 +238,7 @@ where
     /// The inner service's own future when there is nothing to do (not a POST, no key, no
     /// owner); otherwise boxed, as the request and response bodies are buffered around the inner
     /// call.
-    type Future = Either<S::Future, Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>>;
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -227,16 +249,16 @@ where
         // rest go straight through, without a clone of the inner service or a box.
         let header = match req.headers().get(IDEMPOTENCY_KEY) {
             Some(h) if req.method() == Method::POST => h.clone(),
-            _ => return Either::Left(self.inner.call(req)),
+            _ => return ResponseFuture::inner(self.inner.call(req)),
         };
         let Some(owner) = (self.owner)(&req) else {
-            return Either::Left(self.inner.call(req));
+            return ResponseFuture::inner(self.inner.call(req));
         };
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let store = self.store.clone();
         let (ttl, limit) = (self.ttl, self.body_limit);
-        Either::Right(Box::pin(async move {
+        ResponseFuture::boxed(Box::pin(async move {
             let key = match parse_key(header.as_bytes()) {
                 Ok(k) => k,
                 Err(p) => return Ok(p.into_response()),
@@ -248,7 +270,7 @@ where
             };
             let print = fingerprint(&parts.method, parts.uri.path(), &parts.headers, &bytes);
             match store.begin(&owner, &key, &print, ttl).await {
-                Err(e) => return Ok(store_failed(e)),
+                Err(e) => return Ok(store_failed(&e)),
                 Ok(Begin::InFlight) => {
                     return Ok(Problem::conflict(
                         "a request with this Idempotency-Key is still being processed; retry when it has finished",
@@ -268,14 +290,15 @@ where
             if res.status().is_server_error() {
                 if let Err(e) = store.abandon(&owner, &key).await {
                     let request_id = crate::request_id::current().map(tracing::field::display);
-                    tracing::error!(request_id, error = %e, "idempotency store: could not release a key");
+                    let source = std::error::Error::source(&e).map(tracing::field::display);
+                    tracing::error!(request_id, error = %e, source, "idempotency store: could not release a key");
                 }
                 return Ok(res);
             }
             let (parts, body) = res.into_parts();
             let body = match axum::body::to_bytes(body, usize::MAX).await {
                 Ok(b) => b,
-                Err(e) => return Ok(store_failed(e.to_string())),
+                Err(e) => return Ok(store_failed(&e)),
             };
             let headers = KEPT
                 .iter()
@@ -285,11 +308,18 @@ where
                 .collect();
             let stored = StoredResponse { status: parts.status.as_u16(), headers, body: body.to_vec() };
             if let Err(e) = store.complete(&owner, &key, &stored).await {
-                return Ok(store_failed(e));
+                return Ok(store_failed(&e));
             }
             Ok(Response::from_parts(parts, Body::from(body)))
         }))
     }
+}
+
+crate::future::response_future! {
+    /// Response future of [`Idempotency`]: the inner service's own when there is nothing to
+    /// do; otherwise boxed, as the request and response bodies are buffered around the inner
+    /// call.
+    Idempotency
 }
 
 #[cfg(test)]

@@ -25,26 +25,46 @@
 //! assert!(res.headers().contains_key("x-request-id"));
 //! # });
 //! ```
+//!
+//! ## Features
+//!
+//! As tower-http, each middleware is behind a feature of its name, all on by default: `auth`,
+//! `cache`, `collect`, `deadline`, `idempotency`, `limits`, `rate-limit` (and `redis` for shared
+//! limits), `unavailable`; `xml` and `docs` for XML bodies and the error docs; `server` for
+//! `statuskit::server` (off by default). The catalog, [`Problem`], [`ContractLayer`] and the
+//! extractors are always there.
 
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+#[cfg(feature = "auth")]
 pub mod auth;
 pub mod body;
+#[cfg(feature = "cache")]
 pub mod cache;
 pub mod challenge;
+#[cfg(feature = "collect")]
 pub mod collect;
 pub mod conditional;
+#[cfg(feature = "deadline")]
 pub mod deadline;
 #[cfg(feature = "docs")]
 pub mod docs;
 pub mod etag;
+#[cfg(any(feature = "collect", feature = "idempotency", feature = "limits"))]
+mod future;
 pub mod header;
+#[cfg(feature = "idempotency")]
 pub mod idempotency;
+#[cfg(feature = "limits")]
 pub mod limits;
 pub mod methods;
 pub mod negotiate;
 pub mod panic;
 pub mod path;
 pub mod problem;
+pub mod problem_type;
 pub mod query;
+#[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 pub mod render;
 pub mod request_id;
@@ -53,6 +73,7 @@ pub mod retry_after;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod status;
+#[cfg(feature = "unavailable")]
 pub mod unavailable;
 pub mod validate;
 pub mod xml;
@@ -105,6 +126,14 @@ impl ContractLayer {
     #[must_use]
     pub fn report_url(mut self, url: impl Into<Arc<str>>) -> Self {
         self.render = self.render.report_url(url);
+        self
+    }
+
+    /// Where the error docs live: the base of every problem `type` (see
+    /// [`RenderProblemLayer::docs_base`](render::RenderProblemLayer::docs_base)).
+    #[must_use]
+    pub fn docs_base(mut self, docs: problem_type::DocsBase) -> Self {
+        self.render = self.render.docs_base(docs);
         self
     }
 }

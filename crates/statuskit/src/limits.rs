@@ -33,7 +33,6 @@
 use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
-use futures_util::future::{ready, Either, Ready};
 use http::{Request, Version};
 use tower::{Layer, Service};
 
@@ -220,7 +219,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<Response, S::Error>>>;
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -228,10 +227,15 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         match self.limits.check(&req) {
-            None => Either::Left(self.inner.call(req)),
-            Some(problem) => Either::Right(ready(Ok(problem.into_response()))),
+            None => ResponseFuture::inner(self.inner.call(req)),
+            Some(problem) => ResponseFuture::answered(problem.into_response()),
         }
     }
+}
+
+crate::future::response_future! {
+    /// Response future of [`RequestLimits`]: the inner service's, or a 414/431 at once.
+    RequestLimits
 }
 
 #[cfg(test)]

@@ -134,13 +134,15 @@ where
         self
     }
 
-    /// Declares the media types POST accepts (sent as `Accept-Post` on OPTIONS).
+    /// Declares the media types POST accepts (sent as `Accept-Post` on OPTIONS; a type that
+    /// cannot be sent in a header is left out of it).
     pub fn accept_post(mut self, types: &'static [&'static str]) -> Self {
         self.accept_post = Some(types);
         self
     }
 
-    /// Declares the media types PATCH accepts (sent as `Accept-Patch` on OPTIONS).
+    /// Declares the media types PATCH accepts (sent as `Accept-Patch` on OPTIONS; a type that
+    /// cannot be sent in a header is left out of it).
     pub fn accept_patch(mut self, types: &'static [&'static str]) -> Self {
         self.accept_patch = Some(types);
         self
@@ -187,7 +189,11 @@ impl IntoResponse for Options {
         h.insert(ALLOW, self.allow.to_header_value());
         for (name, types) in [(ACCEPT_POST, self.accept_post), (ACCEPT_PATCH, self.accept_patch)] {
             if let Some(types) = types {
-                h.insert(name, HeaderValue::try_from(types.join(", ")).expect("media types are tokens"));
+                // A type that cannot be sent in a header is left out rather than failing OPTIONS.
+                let sendable: Vec<&str> = types.iter().copied().filter(|t| HeaderValue::from_str(t).is_ok()).collect();
+                if let Ok(value) = HeaderValue::try_from(sendable.join(", ")) {
+                    h.insert(name, value);
+                }
             }
         }
         res

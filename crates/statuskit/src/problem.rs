@@ -39,6 +39,7 @@ use crate::challenge::Challenge;
 use crate::etag::EntityTag;
 use crate::header::{ACCEPT_ENCODING, ALLOW, CONNECTION, ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
 use crate::methods::Allow;
+use crate::problem_type::{DocsBase, Member, MemberValue, ProblemType};
 use crate::retry_after::RetryAfter;
 use crate::status::{self, Status};
 use crate::validate::FieldErrors;
@@ -52,6 +53,8 @@ pub struct Problem(Box<Inner>);
 #[derive(Debug, Clone)]
 struct Inner {
     status: &'static Status,
+    /// The API's own type, when not the catalog's.
+    kind: Option<&'static ProblemType>,
     detail: Cow<'static, str>,
     errors: Option<FieldErrors>,
     extensions: Vec<(&'static str, Value)>,
@@ -72,6 +75,7 @@ impl Problem {
     fn new(status: &'static Status, detail: impl Into<Cow<'static, str>>) -> Self {
         Problem(Box::new(Inner {
             status,
+            kind: None,
             detail: detail.into(),
             errors: None,
             extensions: Vec::new(),
@@ -182,16 +186,29 @@ impl Problem {
     }
 
     /// 415 with the header (`Accept-Post`, `Accept-Patch` or `Accept`) listing accepted types.
+    /// A type that cannot be sent in a header (a control character, say) is left out of the
+    /// header, and still listed in the body's `accepted`.
+    ///
+    /// ```
+    /// use statuskit::{header::ACCEPT_POST, Problem};
+    ///
+    /// let p = Problem::unsupported_media_type(Some("text/plain"), ACCEPT_POST, &["application/json", "bad\n/type"]);
+    /// assert_eq!(p.headers()[ACCEPT_POST], "application/json");
+    /// assert_eq!(p.member("accepted").unwrap().as_array().unwrap().len(), 2);
+    /// ```
     pub fn unsupported_media_type(got: Option<&str>, accepted_header: HeaderName, accepted: &[&str]) -> Self {
         let list = accepted.join(", ");
         let detail = match got {
             Some(t) => format!("Content-Type {t} is not accepted here; send one of: {list}"),
             None => format!("the body has no Content-Type; send one of: {list}"),
         };
-        let value = HeaderValue::try_from(list).expect("media types are valid header values");
-        Self::new(&status::UNSUPPORTED_MEDIA_TYPE, detail)
-            .header(accepted_header, value)
-            .extension("accepted", Value::from(accepted.to_vec()))
+        let sendable: Vec<&str> = accepted.iter().copied().filter(|t| HeaderValue::from_str(t).is_ok()).collect();
+        let p =
+            Self::new(&status::UNSUPPORTED_MEDIA_TYPE, detail).extension("accepted", Value::from(accepted.to_vec()));
+        match HeaderValue::try_from(sendable.join(", ")) {
+            Ok(value) if !sendable.is_empty() => p.header(accepted_header, value),
+            _ => p,
+        }
     }
 
     /// 415 for a body in a content coding (RFC 9110 §8.4) the endpoint does not decode: only
@@ -259,11 +276,60 @@ impl Problem {
         Self::new(status, status.description)
     }
 
-    /// Adds an extension member (RFC 9457 §3.2). Names should be ALPHA/DIGIT/`_`, 3+ characters.
+    /// A problem of the API's own type `kind`: its `type`, title and status, with `detail`
+    /// saying what happened this time. See [`crate::problem_type`].
+    pub fn of(kind: &'static ProblemType, detail: impl Into<Cow<'static, str>>) -> Self {
+        let mut p = Self::new(kind.status(), detail);
+        p.0.kind = Some(kind);
+        p
+    }
+
+    /// Adds a typed extension member (RFC 9457 §3.2), replacing one of the same name. A
+    /// [`Member`]'s name cannot collide with a standard member.
+    ///
+    /// ```
+    /// use statuskit::{problem_type::Member, Problem};
+    ///
+    /// const RUNNING: Member<&'static str> = Member::new("operation", "the operation still running");
+    /// let p = Problem::conflict("an upload is already running").with(RUNNING, "/v1/operations/7");
+    /// assert_eq!(p.member("operation"), Some(&serde_json::json!("/v1/operations/7")));
+    /// ```
     #[must_use]
-    pub fn extension(mut self, name: &'static str, value: Value) -> Self {
-        self.0.extensions.push((name, value));
+    pub fn with<T: MemberValue>(self, member: Member<T>, value: T) -> Self {
+        self.extension(member.name(), value.into())
+    }
+
+    /// Adds an extension member, replacing one of the same name. Names the library itself
+    /// uses are not standard members.
+    pub(crate) fn extension(mut self, name: &'static str, value: Value) -> Self {
+        match self.0.extensions.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.extensions.push((name, value)),
+        }
         self
+    }
+
+    /// The extension member `name`, if the problem carries it.
+    pub fn member(&self, name: &str) -> Option<&Value> {
+        self.0.extensions.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The API's own problem type, `None` for the catalog's.
+    pub fn problem_type(&self) -> Option<&'static ProblemType> {
+        self.0.kind
+    }
+
+    /// The title: the own type's, else the catalog status's.
+    pub fn title(&self) -> &'static str {
+        self.0.kind.map_or(self.0.status.title, |k| k.title())
+    }
+
+    /// The `type` URI under `base`.
+    pub fn type_uri(&self, base: &DocsBase) -> Cow<'static, str> {
+        match self.0.kind {
+            Some(kind) => kind.type_uri(base),
+            None => base.catalog_type_uri(self.0.status),
+        }
     }
 
     /// Adds a response header beyond the ones the status requires (e.g. `Accept-Patch`).
@@ -301,8 +367,14 @@ impl Problem {
         }
     }
 
-    /// Writes the body. `report` is where to report a 500 (added to its detail and as `report`).
+    /// Writes the body, its `type` under the default docs base ([`DocsBase::default`]).
+    /// `report` is where to report a 500 (added to its detail and as `report`).
     pub fn render(&self, format: ProblemFormat, request_id: &str, report: Option<&str>) -> Vec<u8> {
+        self.render_at(format, request_id, report, &DocsBase::default())
+    }
+
+    /// [`Problem::render`] with the `type` under the docs base `docs`.
+    pub fn render_at(&self, format: ProblemFormat, request_id: &str, report: Option<&str>, docs: &DocsBase) -> Vec<u8> {
         let p = &*self.0;
         let is_500 = p.status.code == status::INTERNAL_SERVER_ERROR.code;
         let detail: Cow<'_, str> = match report {
@@ -312,7 +384,8 @@ impl Problem {
             _ => Cow::Borrowed(&p.detail),
         };
         let report = report.filter(|_| is_500);
-        let view = View { p, detail: &detail, request_id, report };
+        let type_uri = self.type_uri(docs);
+        let view = View { p, type_uri: &type_uri, title: self.title(), detail: &detail, request_id, report };
         match format {
             ProblemFormat::Json => serde_json::to_vec(&view).expect("a problem always serializes"),
             ProblemFormat::Xml => view.to_xml(),
@@ -322,7 +395,7 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.0.status.code.as_u16(), self.0.status.title, self.0.detail)
+        write!(f, "{} {}: {}", self.0.status.code.as_u16(), self.title(), self.0.detail)
     }
 }
 
@@ -341,6 +414,8 @@ impl IntoResponse for Problem {
 /// What is written: the problem plus the per-request parts.
 struct View<'a> {
     p: &'a Inner,
+    type_uri: &'a str,
+    title: &'a str,
     detail: &'a str,
     request_id: &'a str,
     report: Option<&'a str>,
@@ -349,8 +424,8 @@ struct View<'a> {
 impl serde::Serialize for View<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("type", self.p.status.type_uri)?;
-        m.serialize_entry("title", self.p.status.title)?;
+        m.serialize_entry("type", self.type_uri)?;
+        m.serialize_entry("title", self.title)?;
         m.serialize_entry("status", &self.p.status.code.as_u16())?;
         m.serialize_entry("detail", self.detail)?;
         m.serialize_entry("message", self.detail)?;
@@ -431,8 +506,8 @@ impl View<'_> {
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).expect("Vec write");
         let root = BytesStart::new("problem").with_attributes([("xmlns", crate::header::PROBLEM_XML_NAMESPACE)]);
         w.write_event(Event::Start(root)).expect("Vec write");
-        text(&mut w, "type", self.p.status.type_uri);
-        text(&mut w, "title", self.p.status.title);
+        text(&mut w, "type", self.type_uri);
+        text(&mut w, "title", self.title);
         text(&mut w, "status", &self.p.status.code.as_u16().to_string());
         text(&mut w, "detail", self.detail);
         text(&mut w, "message", self.detail);
@@ -604,6 +679,57 @@ mod tests {
         let xml = String::from_utf8(p.render(ProblemFormat::Xml, "r", None)).unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap();
         doc.descendants().filter(|n| n.has_tag_name("field")).map(|n| n.attribute("name").unwrap().to_owned()).collect()
+    }
+
+    const BALANCE: Member<i64> = Member::new("balance", "the balance, in cents");
+    const ACCOUNTS: Member<Vec<&'static str>> = Member::new("accounts", "accounts to top up");
+    static OUT_OF_CREDIT: ProblemType =
+        ProblemType::new("out-of-credit", &status::FORBIDDEN, "You do not have enough credit")
+            .members(&[BALANCE.doc(), ACCOUNTS.doc()]);
+    static ABSOLUTE: ProblemType =
+        ProblemType::new("limit", &status::CONFLICT, "Limit reached").at("https://example.com/probs/limit");
+
+    #[test]
+    fn own_types_render_their_type_title_and_members_in_json() {
+        let p = Problem::of(&OUT_OF_CREDIT, "costs 50, balance 30").with(BALANCE, 30).with(BALANCE, 31);
+        assert_eq!(p.status().code, status::FORBIDDEN.code);
+        let body: Value = serde_json::from_slice(&p.render(ProblemFormat::Json, "r1", None)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "/docs/errors#out-of-credit",
+                "title": "You do not have enough credit",
+                "status": 403,
+                "detail": "costs 50, balance 30",
+                "message": "costs 50, balance 30",
+                "request_id": "r1",
+                "balance": 31
+            })
+        );
+        let base = DocsBase::new("https://api.example.com/errors").unwrap();
+        let body: Value = serde_json::from_slice(&p.render_at(ProblemFormat::Json, "r1", None, &base)).unwrap();
+        assert_eq!(body["type"], "https://api.example.com/errors#out-of-credit");
+        let gone: Value =
+            serde_json::from_slice(&Problem::not_found("x").render_at(ProblemFormat::Json, "r", None, &base)).unwrap();
+        assert_eq!(gone["type"], "https://api.example.com/errors#not_found");
+        let abs = Problem::of(&ABSOLUTE, "x");
+        assert_eq!(abs.type_uri(&base), "https://example.com/probs/limit");
+        assert_eq!(abs.to_string(), "409 Limit reached: x");
+    }
+
+    #[cfg(feature = "xml")]
+    #[test]
+    fn own_types_render_their_members_in_xml() {
+        let p = Problem::of(&OUT_OF_CREDIT, "costs 50").with(BALANCE, 30).with(ACCOUNTS, vec!["/a/1", "/a/2"]);
+        let xml = String::from_utf8(p.render(ProblemFormat::Xml, "r1", None)).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let child = |name: &str| doc.root_element().children().find(|n| n.has_tag_name(name)).unwrap();
+        assert_eq!(child("type").text(), Some("/docs/errors#out-of-credit"));
+        assert_eq!(child("title").text(), Some("You do not have enough credit"));
+        assert_eq!(child("status").text(), Some("403"));
+        assert_eq!(child("balance").text(), Some("30"));
+        let accounts: Vec<_> = child("accounts").children().filter_map(|n| n.text()).collect();
+        assert_eq!(accounts, ["/a/1", "/a/2"]);
     }
 
     #[test]

@@ -34,6 +34,7 @@ use tower::{Layer, Service};
 use crate::header::{mime, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use crate::negotiate::problem_format;
 use crate::problem::{Problem, ProblemFormat};
+use crate::problem_type::DocsBase;
 use crate::request_id::RequestId;
 use crate::status::Status;
 
@@ -41,6 +42,7 @@ use crate::status::Status;
 #[derive(Debug, Clone, Default)]
 pub struct RenderProblemLayer {
     report: Option<Arc<str>>,
+    docs: DocsBase,
 }
 
 impl RenderProblemLayer {
@@ -55,13 +57,37 @@ impl RenderProblemLayer {
         self.report = Some(url.into());
         self
     }
+
+    /// Where the error docs live: the base of every problem `type` (default `/docs/errors`).
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use statuskit::{problem_type::DocsBase, render::RenderProblemLayer, Problem};
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let docs = DocsBase::new("https://api.example.com/errors").unwrap();
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { Problem::not_found("no such thing") }))
+    ///     .layer(RenderProblemLayer::new().docs_base(docs));
+    /// let res = app.oneshot(http::Request::get("/").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    /// let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+    /// let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    /// assert_eq!(json["type"], "https://api.example.com/errors#not_found");
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn docs_base(mut self, docs: DocsBase) -> Self {
+        self.docs = docs;
+        self
+    }
 }
 
 impl<S> Layer<S> for RenderProblemLayer {
     type Service = RenderProblem<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RenderProblem { inner, report: self.report.clone() }
+        RenderProblem { inner, report: self.report.clone(), docs: self.docs.clone() }
     }
 }
 
@@ -70,6 +96,7 @@ impl<S> Layer<S> for RenderProblemLayer {
 pub struct RenderProblem<S> {
     inner: S,
     report: Option<Arc<str>>,
+    docs: DocsBase,
 }
 
 impl<S> RenderProblem<S> {
@@ -114,7 +141,10 @@ where
             }
         };
         let id = req.extensions().get::<RequestId>().cloned();
-        ResponseFuture { inner: self.inner.call(req), ctx: Some(Ctx { accept, id, report: self.report.clone() }) }
+        ResponseFuture {
+            inner: self.inner.call(req),
+            ctx: Some(Ctx { accept, id, report: self.report.clone(), docs: self.docs.clone() }),
+        }
     }
 }
 
@@ -144,6 +174,7 @@ struct Ctx {
     accept: Accept,
     id: Option<RequestId>,
     report: Option<Arc<str>>,
+    docs: DocsBase,
 }
 
 pin_project! {
@@ -202,7 +233,7 @@ where
     };
     let format = problem.format_for(problem_format(&ctx.accept.headers()));
     let id = ctx.id.unwrap_or_else(RequestId::generate);
-    let body = problem.render(format, id.as_str(), ctx.report.as_deref());
+    let body = problem.render_at(format, id.as_str(), ctx.report.as_deref(), &ctx.docs);
     let (mut parts, _) = res.into_parts();
     let content_type = match format {
         ProblemFormat::Json => mime::PROBLEM_JSON,

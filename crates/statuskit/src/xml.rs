@@ -85,6 +85,7 @@ fn escape(text: &str, attribute: bool) -> Cow<'_, str> {
 /// characters XML cannot carry (quick-xml writes them as they are): those become
 /// [`REPLACEMENT`], and carriage returns `&#13;`. Sound because a serializer writes neither into
 /// markup of its own, so each one found is inside text or an attribute value.
+#[cfg(feature = "xml")]
 pub(crate) fn clean_document(doc: String) -> String {
     let suspect = doc.bytes().any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n')) || b == 0xEF);
     if !suspect || !doc.chars().any(|c| c == '\r' || !is_xml_char(c)) {

@@ -28,7 +28,7 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{FromRow, Row};
 
-use statuskit::idempotency::{Begin, IdempotencyStore, StoredResponse};
+use statuskit::idempotency::{Begin, IdempotencyStore, StoreError as KeyStoreError, StoredResponse};
 
 use super::{
     AuthStore, Avatar, Client, Customer, CustomerData, CustomerStore, MaintenanceStore, Operation, OperationStore,
@@ -709,7 +709,7 @@ impl OperationStore for PgStore {
 }
 
 impl IdempotencyStore for PgStore {
-    async fn begin(&self, owner: &str, key: &str, fingerprint: &str, ttl: Duration) -> Result<Begin, String> {
+    async fn begin(&self, owner: &str, key: &str, fingerprint: &str, ttl: Duration) -> Result<Begin, KeyStoreError> {
         let now = now_ms();
         // An expired record, or a claim left in flight by an instance that is gone (or for too
         // long), is forgotten first, so the key starts over.
@@ -725,7 +725,7 @@ impl IdempotencyStore for PgStore {
         .bind(now - STALE_IN_FLIGHT.as_millis() as i64)
         .execute(&self.pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(KeyStoreError::new)?;
         // Atomic across instances: of two requests with one key, exactly one inserts.
         let inserted = sqlx::query(
             "INSERT INTO idempotency (owner, key, fingerprint, state, holder, started_ms, expires_ms)
@@ -740,7 +740,7 @@ impl IdempotencyStore for PgStore {
         .bind(now + ttl.as_millis() as i64)
         .execute(&self.pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(KeyStoreError::new)?;
         if inserted.rows_affected() == 1 {
             return Ok(Begin::New);
         }
@@ -751,7 +751,7 @@ impl IdempotencyStore for PgStore {
         .bind(key)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(KeyStoreError::new)?;
         let Some((print, state, status, headers, body)) = row else {
             return Ok(Begin::InFlight); // released between the two statements: another request holds it
         };
@@ -775,7 +775,7 @@ impl IdempotencyStore for PgStore {
         }))
     }
 
-    async fn complete(&self, owner: &str, key: &str, response: &StoredResponse) -> Result<(), String> {
+    async fn complete(&self, owner: &str, key: &str, response: &StoredResponse) -> Result<(), KeyStoreError> {
         let headers: Vec<(String, String)> =
             response.headers.iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect();
         sqlx::query(
@@ -783,7 +783,7 @@ impl IdempotencyStore for PgStore {
              WHERE owner = $4 AND key = $5 AND state = 'in_flight' AND holder = $6",
         )
         .bind(i64::from(response.status))
-        .bind(serde_json::to_string(&headers).map_err(|e| e.to_string())?)
+        .bind(serde_json::to_string(&headers).map_err(KeyStoreError::new)?)
         .bind(&response.body)
         .bind(owner)
         .bind(key)
@@ -791,10 +791,10 @@ impl IdempotencyStore for PgStore {
         .execute(&self.pool)
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(KeyStoreError::new)
     }
 
-    async fn abandon(&self, owner: &str, key: &str) -> Result<(), String> {
+    async fn abandon(&self, owner: &str, key: &str) -> Result<(), KeyStoreError> {
         sqlx::query("DELETE FROM idempotency WHERE owner = $1 AND key = $2 AND state = 'in_flight' AND holder = $3")
             .bind(owner)
             .bind(key)
@@ -802,7 +802,7 @@ impl IdempotencyStore for PgStore {
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(KeyStoreError::new)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use statuskit::idempotency::{Begin, IdempotencyStore, StoredResponse};
+use statuskit::idempotency::{Begin, IdempotencyStore, StoreError as KeyStoreError, StoredResponse};
 
 use super::{
     AuthStore, Avatar, Client, Customer, CustomerData, CustomerStore, MaintenanceStore, Operation, OperationStore,
@@ -608,7 +608,7 @@ impl OperationStore for SqliteStore {
 }
 
 impl IdempotencyStore for SqliteStore {
-    async fn begin(&self, owner: &str, key: &str, fingerprint: &str, ttl: Duration) -> Result<Begin, String> {
+    async fn begin(&self, owner: &str, key: &str, fingerprint: &str, ttl: Duration) -> Result<Begin, KeyStoreError> {
         let now = now_ms();
         // An expired record is forgotten first, so the key starts over.
         sqlx::query("DELETE FROM idempotency WHERE owner = ? AND key = ? AND expires_ms <= ?")
@@ -617,7 +617,7 @@ impl IdempotencyStore for SqliteStore {
             .bind(now)
             .execute(&self.pool)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(KeyStoreError::new)?;
         let inserted = sqlx::query(
             "INSERT INTO idempotency (owner, key, fingerprint, state, expires_ms) VALUES (?, ?, ?, 'in_flight', ?)
              ON CONFLICT (owner, key) DO NOTHING",
@@ -628,7 +628,7 @@ impl IdempotencyStore for SqliteStore {
         .bind(now + ttl.as_millis() as i64)
         .execute(&self.pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(KeyStoreError::new)?;
         if inserted.rows_affected() == 1 {
             return Ok(Begin::New);
         }
@@ -639,7 +639,7 @@ impl IdempotencyStore for SqliteStore {
         .bind(key)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(KeyStoreError::new)?;
         let Some((print, state, status, headers, body)) = row else {
             return Ok(Begin::InFlight); // released between the two statements: another request holds it
         };
@@ -662,31 +662,31 @@ impl IdempotencyStore for SqliteStore {
         }))
     }
 
-    async fn complete(&self, owner: &str, key: &str, response: &StoredResponse) -> Result<(), String> {
+    async fn complete(&self, owner: &str, key: &str, response: &StoredResponse) -> Result<(), KeyStoreError> {
         let headers: Vec<(String, String)> =
             response.headers.iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect();
         sqlx::query(
             "UPDATE idempotency SET state = 'done', status = ?, headers = ?, body = ? WHERE owner = ? AND key = ?",
         )
         .bind(i64::from(response.status))
-        .bind(serde_json::to_string(&headers).map_err(|e| e.to_string())?)
+        .bind(serde_json::to_string(&headers).map_err(KeyStoreError::new)?)
         .bind(&response.body)
         .bind(owner)
         .bind(key)
         .execute(&self.pool)
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(KeyStoreError::new)
     }
 
-    async fn abandon(&self, owner: &str, key: &str) -> Result<(), String> {
+    async fn abandon(&self, owner: &str, key: &str) -> Result<(), KeyStoreError> {
         sqlx::query("DELETE FROM idempotency WHERE owner = ? AND key = ? AND state = 'in_flight'")
             .bind(owner)
             .bind(key)
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(KeyStoreError::new)
     }
 }
 

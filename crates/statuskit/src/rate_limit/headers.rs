@@ -23,7 +23,7 @@ use http::HeaderValue;
 use super::{Decision, Policy};
 
 /// Whole seconds, rounded up.
-pub fn ceil_secs(d: Duration) -> u64 {
+pub(crate) fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 

@@ -27,7 +27,6 @@ struct Shared {
     read: (Policy, HeaderValue),
     write: (Policy, HeaderValue),
     key: KeyFn,
-    on_error: OnBackendError,
 }
 
 impl std::fmt::Debug for Shared {
@@ -41,6 +40,7 @@ impl std::fmt::Debug for Shared {
 #[derive(Debug, Clone)]
 pub struct RateLimitLayer {
     shared: Arc<Shared>,
+    on_error: OnBackendError,
 }
 
 impl RateLimitLayer {
@@ -59,15 +59,15 @@ impl RateLimitLayer {
                 read: (read, read_header),
                 write: (write, write_header),
                 key: Arc::new(key),
-                on_error: OnBackendError::Allow,
             }),
+            on_error: OnBackendError::Allow,
         }
     }
 
     /// What to do when the store cannot answer (default: allow).
     #[must_use]
     pub fn on_backend_error(mut self, choice: OnBackendError) -> Self {
-        Arc::get_mut(&mut self.shared).expect("configured before use").on_error = choice;
+        self.on_error = choice;
         self
     }
 }
@@ -76,7 +76,7 @@ impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RateLimit { inner, shared: self.shared.clone() }
+        RateLimit { inner, shared: self.shared.clone(), on_error: self.on_error }
     }
 }
 
@@ -85,6 +85,7 @@ impl<S> Layer<S> for RateLimitLayer {
 pub struct RateLimit<S> {
     inner: S,
     shared: Arc<Shared>,
+    on_error: OnBackendError,
 }
 
 impl<S> RateLimit<S> {
@@ -101,7 +102,7 @@ impl<S> RateLimit<S> {
 
 /// The 429 for a spent `policy`: `Retry-After` (whole seconds, rounded up, never earlier than
 /// `t`), the two fields, and `violated-policies` (the draft's problem extension).
-pub fn too_many_requests(policy: &Policy, policy_header: HeaderValue, d: &Decision) -> Problem {
+pub(crate) fn too_many_requests(policy: &Policy, policy_header: HeaderValue, d: &Decision) -> Problem {
     let wait = ceil_secs(d.reset).max(1);
     Problem::too_many_requests(
         RetryAfter::seconds(wait),
@@ -181,13 +182,14 @@ fn add_fields(res: &mut Response, policy: HeaderValue, limit: HeaderValue) {
 
 fn store_unavailable(on_error: OnBackendError, e: &BackendError) -> Option<Response> {
     let request_id = request_id::current().map(tracing::field::display);
+    let source = std::error::Error::source(e).map(tracing::field::display);
     match on_error {
         OnBackendError::Allow => {
-            tracing::warn!(request_id, error = %e, "rate limit store unavailable; request allowed unlimited");
+            tracing::warn!(request_id, error = %e, source, "rate limit store unavailable; request allowed unlimited");
             None
         }
         OnBackendError::Deny => {
-            tracing::warn!(request_id, error = %e, "rate limit store unavailable; request refused");
+            tracing::warn!(request_id, error = %e, source, "rate limit store unavailable; request refused");
             Some(
                 Problem::service_unavailable(
                     RetryAfter::seconds(1),
@@ -228,6 +230,7 @@ where
             };
         }
         let shared = self.shared.clone();
+        let on_error = self.on_error;
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let state = State::Deferred {
@@ -240,7 +243,7 @@ where
                         Ok(res)
                     }
                     Ok(d) => Ok(too_many_requests(policy, policy_header.clone(), &d).into_response()),
-                    Err(e) => match store_unavailable(shared.on_error, &e) {
+                    Err(e) => match store_unavailable(on_error, &e) {
                         None => inner.call(req).await,
                         Some(refusal) => Ok(refusal),
                     },

@@ -34,7 +34,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use layer::{too_many_requests, KeyFn, RateLimit, RateLimitLayer, ResponseFuture};
+pub use layer::{KeyFn, RateLimit, RateLimitLayer, ResponseFuture};
 
 /// A named quota: `quota` requests per `window`, all of them usable at once (burst = quota),
 /// replenished evenly (one every `window / quota`).
@@ -86,6 +86,7 @@ impl Policy {
 /// Whom a limit counts: a client (after authentication), an address (before), or any name
 /// (a username for sign-in attempts).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Key {
     /// An authenticated client.
     Client(String),
@@ -138,21 +139,26 @@ pub struct Decision {
     pub reset: Duration,
 }
 
-/// The store of limit state could not answer.
-#[derive(Debug)]
-pub struct BackendError(pub String);
-
-impl fmt::Display for BackendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rate limit store unavailable: {}", self.0)
-    }
+/// The store of limit state could not answer; the store's own error, if any, is the `source`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// Redis refused the request or the connection failed.
+    #[cfg(feature = "redis")]
+    #[error("rate limit store unavailable")]
+    Redis(#[from] ::redis::RedisError),
+    /// A recent connection attempt failed; calls fail fast until the next attempt is due.
+    #[error("rate limit store unavailable: not connected (retrying shortly)")]
+    NotConnected,
+    /// No answer within the store's timeout.
+    #[error("rate limit store unavailable: no answer within {0:?}")]
+    Timeout(std::time::Duration),
 }
-
-impl std::error::Error for BackendError {}
 
 /// What to do when the store cannot answer (Redis down): let requests through, or answer 503.
 /// Either way, at once: a decision never waits longer than the store's timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OnBackendError {
     /// Allow the request, unlimited, and log it.
     #[default]
@@ -163,6 +169,7 @@ pub enum OnBackendError {
 
 /// Where limit state lives.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Limiter {
     /// In this process.
     Memory(memory::MemoryLimiter),

@@ -56,7 +56,7 @@ impl RedisLimiter {
     /// A limiter for `url` (e.g. `redis://127.0.0.1:6379`); keys start with `prefix`. Only the
     /// URL is checked here; the connection is made on first use.
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, BackendError> {
-        let client = redis::Client::open(url).map_err(|e| BackendError(e.to_string()))?;
+        let client = redis::Client::open(url)?;
         Ok(RedisLimiter {
             client,
             conn: tokio::sync::Mutex::new(None),
@@ -72,7 +72,7 @@ impl RedisLimiter {
             return Ok(c.clone());
         }
         if self.last_failure.lock().expect("not poisoned").is_some_and(|t| t.elapsed() < RECONNECT_AFTER) {
-            return Err(BackendError("not connected (retrying shortly)".into()));
+            return Err(BackendError::NotConnected);
         }
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
@@ -85,8 +85,8 @@ impl RedisLimiter {
         let made =
             tokio::time::timeout(self.timeout * 2, ConnectionManager::new_with_config(self.client.clone(), config))
                 .await
-                .map_err(|_| BackendError("timed out connecting".into()))
-                .and_then(|r| r.map_err(|e| BackendError(e.to_string())));
+                .map_err(|_| BackendError::Timeout(self.timeout * 2))
+                .and_then(|r| r.map_err(BackendError::from));
         match made {
             Ok(c) => {
                 *slot = Some(c.clone());
@@ -108,10 +108,8 @@ impl RedisLimiter {
         let mut invocation = self.script.key(redis_key);
         invocation.arg(interval).arg(tolerance);
         let call = invocation.invoke_async::<(i64, i64, i64)>(&mut conn);
-        let (allowed, remaining, micros) = tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| BackendError(format!("no answer within {:?}", self.timeout)))?
-            .map_err(|e| BackendError(e.to_string()))?;
+        let (allowed, remaining, micros) =
+            tokio::time::timeout(self.timeout, call).await.map_err(|_| BackendError::Timeout(self.timeout))??;
         Ok(Decision {
             allowed: allowed == 1,
             remaining: u32::try_from(remaining.max(0)).unwrap_or(u32::MAX),
