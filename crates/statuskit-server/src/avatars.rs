@@ -5,7 +5,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method};
 use serde::Serialize;
-use statuskit::body::read_body;
+use statuskit::body::RawBody;
 use statuskit::conditional::{Preconditions, Validators};
 use statuskit::etag::EntityTag;
 use statuskit::header::{mime, ACCEPT, VARY};
@@ -75,8 +75,8 @@ pub async fn upload<S: Store>(
 ) -> Result<Response, Problem> {
     let user = me(&caller)?;
     req.extensions_mut().insert(statuskit::body::BodyLimit(app.config.max_avatar_bytes));
-    let (index, bytes) = read_body(req, UPLOAD_TYPES).await?;
-    let declared = UPLOAD_TYPES[index];
+    let body = RawBody::read(req, UPLOAD_TYPES).await?;
+    let (declared, bytes) = (body.media_type(), body.into_bytes());
     check_image(&bytes, declared)?;
     let op = match app.store.queue_avatar(user, declared, &bytes).await? {
         Ok(op) => op,

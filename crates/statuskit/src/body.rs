@@ -59,6 +59,84 @@ pub enum BodyFormat {
     Xml,
 }
 
+impl BodyFormat {
+    /// Deserializes `bytes` in this format into `T`, as [`Body`] does once the body is read:
+    /// 400 for a document that is not well-formed (saying where), 422 for one of the wrong
+    /// shape. For a body read some other way (a queue, a file, a fuzzer).
+    ///
+    /// ```
+    /// use statuskit::body::BodyFormat;
+    ///
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct Item { name: String }
+    ///
+    /// let item: Item = BodyFormat::Json.decode(br#"{"name": "a"}"#).unwrap();
+    /// assert_eq!(item.name, "a");
+    /// assert_eq!(BodyFormat::Json.decode::<Item>(b"{").unwrap_err().status().code, 400);
+    /// assert_eq!(BodyFormat::Json.decode::<Item>(br#"{"name": 1}"#).unwrap_err().status().code, 422);
+    /// ```
+    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, Problem> {
+        decode(self, bytes)
+    }
+}
+
+/// A body in one of the media types an endpoint accepts (an image, say), read through the
+/// contract's steps: 411 without a length, 415 for another type or a content coding, 413 over
+/// the [`BodyLimit`].
+///
+/// ```
+/// use axum::{extract::Request, routing::put, Router};
+/// use statuskit::body::RawBody;
+/// use tower::ServiceExt;
+///
+/// async fn upload(req: Request) -> Result<String, statuskit::Problem> {
+///     let body = RawBody::read(req, &["image/png", "image/jpeg"]).await?;
+///     Ok(format!("{} bytes of {}", body.bytes().len(), body.media_type()))
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let app: Router = Router::new().route("/avatar", put(upload));
+/// let req = http::Request::put("/avatar").header("content-type", "image/gif").header("content-length", "1")
+///     .body(axum::body::Body::from("x")).unwrap();
+/// let res = app.clone().oneshot(req).await.unwrap();
+/// assert_eq!(res.status(), 415);
+/// assert_eq!(res.headers()["accept"], "image/png, image/jpeg");
+/// let req = http::Request::put("/avatar").header("content-type", "image/png").header("content-length", "1")
+///     .body(axum::body::Body::from("x")).unwrap();
+/// let res = app.oneshot(req).await.unwrap();
+/// assert_eq!(axum::body::to_bytes(res.into_body(), 64).await.unwrap(), "1 bytes of image/png");
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct RawBody {
+    media_type: &'static str,
+    bytes: Bytes,
+}
+
+impl RawBody {
+    /// Reads the body of `req`, which must be in one of `accepted` (media type essences,
+    /// lower-case).
+    pub async fn read(req: Request, accepted: &[&'static str]) -> Result<Self, Problem> {
+        let (index, bytes) = read_body(req, accepted).await?;
+        Ok(RawBody { media_type: accepted[index], bytes })
+    }
+
+    /// The accepted media type the body declared.
+    pub fn media_type(&self) -> &'static str {
+        self.media_type
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The bytes, owned.
+    pub fn into_bytes(self) -> Bytes {
+        self.bytes
+    }
+}
+
 /// The media types [`Body`] accepts.
 pub const BODY_TYPES: &[&str] = &[mime::JSON, mime::XML];
 /// The media types [`MergePatch`] accepts.
@@ -86,8 +164,8 @@ fn accepted_header(method: &Method) -> HeaderName {
 }
 
 /// Steps 411 → 415 → 413 and the read itself, for any body (e.g. an image): returns the index of
-/// the accepted media type the body has, and its bytes.
-pub async fn read_body(req: Request, accepted: &[&str]) -> Result<(usize, Bytes), Problem> {
+/// the accepted media type the body has, and its bytes. Public as [`RawBody::read`].
+pub(crate) async fn read_body(req: Request, accepted: &[&str]) -> Result<(usize, Bytes), Problem> {
     let headers = req.headers();
     // HTTP/2 and 3 frame bodies themselves; only HTTP/1.x needs a length or chunking.
     if req.version() <= Version::HTTP_11
@@ -123,7 +201,7 @@ pub async fn read_body(req: Request, accepted: &[&str]) -> Result<(usize, Bytes)
 /// 415 with `Accept-Encoding: identity` if the body declares a content coding other than
 /// `identity` (RFC 9110 §8.4, §15.5.16): nothing here decodes `gzip` and the like, and reading such
 /// a body as if it were plain would fail later with a misleading 400, or store garbage. Part of
-/// [`read_body`]; for a body read some other way, call it first.
+/// [`RawBody::read`] and [`Body`]; for a body read some other way, call it first.
 ///
 /// ```
 /// use statuskit::header::{ACCEPT_ENCODING, CONTENT_ENCODING};

@@ -1,6 +1,6 @@
 //! The catalog as documentation: a Markdown table (as seeds 001 and 003 are written), a
 //! reStructuredText grid table (as seed 000), and the HTML page served at
-//! [`DOCS_PATH`](crate::status::DOCS_PATH), with one anchor per status: where every problem's
+//! [`DOCS_PATH`], with one anchor per status: where every problem's
 //! `type` points. One source, so the docs cannot drift from what the API sends.
 //!
 //! ```

@@ -89,7 +89,7 @@ pub use problem::Problem;
 pub type Result<T, E = Problem> = std::result::Result<T, E>;
 
 /// The stack every statuskit API wears, outermost first: [`request_id`] (the id on every
-/// response), [`render`] (problem bodies, and no bare error bodies), [`panic`] (500 on panic).
+/// response), [`render`] (problem bodies, and no bare error bodies), [`panic`](mod@panic) (500 on panic).
 ///
 /// `Router::layer(ContractLayer::new())` works, but axum then wraps every route's endpoint in its
 /// own boxed copy of the stack and clones those boxes on every request. Wrapping the finished

@@ -1,7 +1,7 @@
 //! Problem types of an API's own (RFC 9457 §4): a `type` URI, a title, a catalog status and
 //! typed extension members, used as easily as the catalog's constructors.
 //!
-//! The catalog stays the default: [`Problem::not_found`] and its siblings keep their
+//! The catalog stays the default: [`Problem::not_found`](crate::Problem::not_found) and its siblings keep their
 //! `/docs/errors#<name>` types. An API adds its own where a status alone says too little
 //! (`out-of-credit` rather than a bare 403), and chooses where its error docs live with
 //! [`DocsBase`] (a path or an absolute URL).
