@@ -216,4 +216,15 @@ mod tests {
         assert_eq!(Allow::from_methods([Method::POST]).to_string(), "POST, OPTIONS");
         assert_eq!(Allow::from_methods([]).to_string(), "OPTIONS");
     }
+
+    #[tokio::test]
+    async fn options_leaves_out_types_that_are_no_header_value() {
+        use tower::ServiceExt;
+        let resource = Resource::new().post(|| async {}).accept_post(&["application/json", "bad\ntype"]);
+        let app: axum::Router = axum::Router::new().route("/", resource.into());
+        let req = http::Request::options("/").body(axum::body::Body::empty()).unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), status::NO_CONTENT.code);
+        assert_eq!(res.headers()[ACCEPT_POST], "application/json");
+    }
 }

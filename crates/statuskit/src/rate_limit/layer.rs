@@ -253,3 +253,37 @@ where
         ResponseFuture { state }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::RETRY_AFTER;
+    use crate::status;
+    use tower::ServiceExt;
+
+    fn layer() -> RateLimitLayer {
+        let limiter = Arc::new(Limiter::memory());
+        RateLimitLayer::new(limiter, Policy::per_minute("reads", 1), Policy::per_minute("writes", 1), |_| {
+            Key::Name("everyone".into())
+        })
+    }
+
+    #[tokio::test]
+    async fn configured_after_a_clone_without_panicking() {
+        let first = layer();
+        let kept = first.clone();
+        let denying = first.on_backend_error(OnBackendError::Deny);
+        assert_eq!(denying.on_error, OnBackendError::Deny);
+        assert_eq!(kept.on_error, OnBackendError::Allow, "the clone keeps its own choice");
+
+        // Both share the limiter: the quota of one read is spent by the first request.
+        let ok = tower::service_fn(|_: Request<Body>| async { Ok::<_, std::convert::Infallible>(Response::default()) });
+        let get = || Request::get("/").body(Body::empty()).unwrap();
+        let res = denying.layer(ok).oneshot(get()).await.unwrap();
+        assert_eq!(res.status(), status::OK.code);
+        assert!(res.headers().contains_key(RATELIMIT));
+        let res = kept.layer(ok).oneshot(get()).await.unwrap();
+        assert_eq!(res.status(), status::TOO_MANY_REQUESTS.code);
+        assert!(res.headers().contains_key(RETRY_AFTER) && res.headers().contains_key(RATELIMIT_POLICY));
+    }
+}
