@@ -79,7 +79,7 @@ pub async fn show<S: Store>(
             let mut errors = statuskit::validate::FieldErrors::new();
             errors.add("body", op.error.as_deref().unwrap_or("the image could not be processed"));
             let problem = Problem::unprocessable_entity(errors);
-            let error = serde_json::from_slice(&problem.render(statuskit::problem::ProblemFormat::Json, &op.id, None))
+            let error = serde_json::from_slice(&problem.render(statuskit::negotiate::Format::Json, &op.id, None))
                 .map_err(Problem::internal_server_error)?;
             let body = Monitor { operation: OperationView::from(&op), error: Some(error), links };
             Ok(Representation::new(format, "operation", &body)?.into_response())

@@ -64,10 +64,6 @@ fn is_token68(s: &str) -> bool {
     !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
-fn is_scheme(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 impl Authorization {
     /// Parses one field value.
     pub fn parse(value: &[u8]) -> Result<Self, InvalidAuthorization> {
@@ -76,7 +72,7 @@ impl Authorization {
             .trim_matches([' ', '\t']);
         let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
         let rest = rest.trim_start_matches(' ');
-        if !is_scheme(scheme) {
+        if !crate::header::is_token(scheme) {
             return Err(InvalidAuthorization("the Authorization header must be `<scheme> <credentials>`"));
         }
         if scheme.eq_ignore_ascii_case("bearer") {

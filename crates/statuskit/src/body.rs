@@ -31,8 +31,10 @@ use http::{HeaderMap, HeaderName, Method, Version};
 use serde::de::DeserializeOwned;
 
 use crate::header::{
-    mime, ACCEPT, ACCEPT_PATCH, ACCEPT_POST, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING,
+    is_token, mime, ACCEPT, ACCEPT_PATCH, ACCEPT_POST, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
+    TRANSFER_ENCODING,
 };
+use crate::negotiate::Format;
 use crate::problem::Problem;
 use crate::validate::{FieldErrors, Validate};
 
@@ -50,30 +52,21 @@ pub struct BodyLimit(pub usize);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyOverLimit(pub usize);
 
-/// The body's syntax, from its `Content-Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyFormat {
-    /// `application/json` (or `application/merge-patch+json` for [`MergePatch`]).
-    Json,
-    /// `application/xml`.
-    Xml,
-}
-
-impl BodyFormat {
+impl Format {
     /// Deserializes `bytes` in this format into `T`, as [`Body`] does once the body is read:
     /// 400 for a document that is not well-formed (saying where), 422 for one of the wrong
     /// shape. For a body read some other way (a queue, a file, a fuzzer).
     ///
     /// ```
-    /// use statuskit::body::BodyFormat;
+    /// use statuskit::negotiate::Format;
     ///
     /// #[derive(Debug, serde::Deserialize)]
     /// struct Item { name: String }
     ///
-    /// let item: Item = BodyFormat::Json.decode(br#"{"name": "a"}"#).unwrap();
+    /// let item: Item = Format::Json.decode(br#"{"name": "a"}"#).unwrap();
     /// assert_eq!(item.name, "a");
-    /// assert_eq!(BodyFormat::Json.decode::<Item>(b"{").unwrap_err().status().code, 400);
-    /// assert_eq!(BodyFormat::Json.decode::<Item>(br#"{"name": 1}"#).unwrap_err().status().code, 422);
+    /// assert_eq!(Format::Json.decode::<Item>(b"{").unwrap_err().status().code, 400);
+    /// assert_eq!(Format::Json.decode::<Item>(br#"{"name": 1}"#).unwrap_err().status().code, 422);
     /// ```
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, Problem> {
         decode(self, bytes)
@@ -148,9 +141,7 @@ pub fn content_type_essence(value: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(value).ok()?;
     let essence = text.split(';').next()?.trim_matches([' ', '\t']);
     let (kind, subtype) = essence.split_once('/')?;
-    let token =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    (token(kind) && token(subtype)).then(|| essence.to_ascii_lowercase())
+    (is_token(kind) && is_token(subtype)).then(|| essence.to_ascii_lowercase())
 }
 
 /// Which header lists the accepted types in a 415 for this method.
@@ -277,9 +268,9 @@ fn xml_error(e: serde_path_to_error::Error<quick_xml::DeError>) -> Problem {
 }
 
 /// Deserializes `bytes` in `format` into `T`.
-pub(crate) fn decode<T: DeserializeOwned>(format: BodyFormat, bytes: &[u8]) -> Result<T, Problem> {
+pub(crate) fn decode<T: DeserializeOwned>(format: Format, bytes: &[u8]) -> Result<T, Problem> {
     match format {
-        BodyFormat::Json => {
+        Format::Json => {
             // Syntax first (contract §5: parsing 400 before validation 422): a typed pass stops
             // at the first data error, e.g. an unknown field, before it reaches a syntax error.
             serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
@@ -290,7 +281,7 @@ pub(crate) fn decode<T: DeserializeOwned>(format: BodyFormat, bytes: &[u8]) -> R
             Ok(value)
         }
         #[cfg(feature = "xml")]
-        BodyFormat::Xml => {
+        Format::Xml => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|e| Problem::bad_request(format!("the XML body is not UTF-8: {e}")))?;
             well_formed(text)?;
@@ -298,7 +289,7 @@ pub(crate) fn decode<T: DeserializeOwned>(format: BodyFormat, bytes: &[u8]) -> R
             serde_path_to_error::deserialize(&mut de).map_err(xml_error)
         }
         #[cfg(not(feature = "xml"))]
-        BodyFormat::Xml => Err(Problem::bad_request("XML bodies are not enabled")),
+        Format::Xml => Err(Problem::bad_request("XML bodies are not enabled")),
     }
 }
 
@@ -355,7 +346,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let (index, bytes) = read_body(req, BODY_TYPES).await?;
-        let format = if index == 0 { BodyFormat::Json } else { BodyFormat::Xml };
+        let format = if index == 0 { Format::Json } else { Format::Xml };
         decode(format, &bytes).map(Body)
     }
 }
@@ -420,24 +411,24 @@ mod tests {
 
     #[test]
     fn syntax_is_400_and_data_is_422() {
-        let e = decode::<Item>(BodyFormat::Json, b"{\"name\": ").unwrap_err();
+        let e = decode::<Item>(Format::Json, b"{\"name\": ").unwrap_err();
         assert_eq!(e.status().code, 400);
         assert!(e.detail().contains("line 1 column 9"), "{}", e.detail());
-        let e = decode::<Item>(BodyFormat::Json, b"{\"name\": \"a\", \"count\": -1}").unwrap_err();
+        let e = decode::<Item>(Format::Json, b"{\"name\": \"a\", \"count\": -1}").unwrap_err();
         assert_eq!(e.status().code, 422);
         assert!(e.errors().unwrap().get("count").is_some());
-        let e = decode::<Item>(BodyFormat::Json, b"{\"name\": \"a\", \"count\": 1} x").unwrap_err();
+        let e = decode::<Item>(Format::Json, b"{\"name\": \"a\", \"count\": 1} x").unwrap_err();
         assert_eq!(e.status().code, 400);
         // Found by statuskit probe: a data error before the syntax error (here a wrong type
         // ahead of the truncation) used to win and answer 422.
-        let e = decode::<Item>(BodyFormat::Json, b"{\"count\": \"x\", \"name\":").unwrap_err();
+        let e = decode::<Item>(Format::Json, b"{\"count\": \"x\", \"name\":").unwrap_err();
         assert_eq!(e.status().code, 400, "{}", e.detail());
     }
 
     #[cfg(feature = "xml")]
     #[test]
     fn xml_syntax_and_data() {
-        let ok: Item = decode(BodyFormat::Xml, b"<item><name>a</name><count>2</count></item>").unwrap();
+        let ok: Item = decode(Format::Xml, b"<item><name>a</name><count>2</count></item>").unwrap();
         assert_eq!(ok.count, 2);
         for bad in [
             &b"<item><name>a</nome></item>"[..],
@@ -449,10 +440,10 @@ mod tests {
             b"<i><name>a<!DOCTYPE x>b</name></i>",
             b"<!DOCTYPE item><item><name>a</name><count>1</count></item>",
         ] {
-            let e = decode::<Item>(BodyFormat::Xml, bad).unwrap_err();
+            let e = decode::<Item>(Format::Xml, bad).unwrap_err();
             assert_eq!(e.status().code, 400, "{}: {}", String::from_utf8_lossy(bad), e.detail());
         }
-        let e = decode::<Item>(BodyFormat::Xml, b"<item><name>a</name><count>x</count></item>").unwrap_err();
+        let e = decode::<Item>(Format::Xml, b"<item><name>a</name><count>x</count></item>").unwrap_err();
         assert_eq!(e.status().code, 422, "{}", e.detail());
     }
 
@@ -512,8 +503,8 @@ mod tests {
 
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = decode::<Item>(BodyFormat::Json, &bytes);
-            let _ = decode::<Item>(BodyFormat::Xml, &bytes);
+            let _ = decode::<Item>(Format::Json, &bytes);
+            let _ = decode::<Item>(Format::Xml, &bytes);
         }
     }
 }

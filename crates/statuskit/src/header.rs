@@ -13,6 +13,24 @@
 
 use http::HeaderName;
 
+/// `tchar` (RFC 9110 §5.6.2): a character of a token.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `token = 1*tchar` (RFC 9110 §5.6.2): a method, a media type's type or subtype, an
+/// authentication scheme, a parameter name.
+///
+/// ```
+/// use statuskit::header::is_token;
+///
+/// assert!(is_token("application") && is_token("merge-patch+json") && is_token("Bearer"));
+/// assert!(!is_token("") && !is_token("a b") && !is_token("a/b") && !is_token("é"));
+/// ```
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_tchar)
+}
+
 pub use http::header::{
     ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH,
     CONTENT_LOCATION, CONTENT_TYPE, ETAG, HOST, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE,

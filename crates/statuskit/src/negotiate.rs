@@ -22,8 +22,8 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use http::HeaderMap;
 
-use crate::header::{mime, ACCEPT};
-use crate::problem::{Problem, ProblemFormat};
+use crate::header::{is_token, mime, ACCEPT};
+use crate::problem::Problem;
 
 /// One `media-range` with its weight (0..=1000, thousandths).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,10 +55,6 @@ impl fmt::Display for InvalidAccept {
 
 impl std::error::Error for InvalidAccept {}
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in thousandths.
 fn parse_q(s: &str) -> Option<u16> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
@@ -79,7 +75,7 @@ fn parse_range(element: &str) -> Option<MediaRange> {
     let mut parts = element.split(';');
     let media = parts.next()?.trim();
     let (kind, subtype) = if media == "*" { ("*", "*") } else { media.split_once('/')? };
-    if kind.is_empty() || subtype.is_empty() || !kind.bytes().all(is_tchar) || !subtype.bytes().all(is_tchar) {
+    if !is_token(kind) || !is_token(subtype) {
         return None;
     }
     if kind == "*" && subtype != "*" {
@@ -191,19 +187,23 @@ pub fn select(accept: Option<&Accept>, offers: &[&str]) -> Option<usize> {
 
 /// The problem format a client prefers: XML only when it ranks an XML type above every JSON one.
 /// Problems may be sent as JSON whatever `Accept` says (RFC 9457 §3), so this never fails.
-pub fn problem_format(headers: &HeaderMap) -> ProblemFormat {
+pub fn problem_format(headers: &HeaderMap) -> Format {
     let Ok(Some(accept)) = Accept::from_headers(headers) else {
-        return ProblemFormat::Json;
+        return Format::Json;
     };
     let offers = [mime::PROBLEM_JSON, mime::JSON, mime::PROBLEM_XML, mime::XML];
     match select(Some(&accept), &offers) {
-        Some(2 | 3) => ProblemFormat::Xml,
-        _ => ProblemFormat::Json,
+        Some(2 | 3) => Format::Xml,
+        _ => Format::Json,
     }
 }
 
-/// The representation a handler should produce, chosen from JSON and XML by `Accept`.
-/// Extracting it answers 406 (in JSON, listing what is available) when neither is acceptable,
+/// JSON or XML, the two syntaxes of the contract (§3.3), wherever one is chosen: the
+/// representation a handler produces (chosen by `Accept`), a request body's syntax (from its
+/// `Content-Type`, see [`Format::decode`]), and how a problem body is written
+/// (`application/problem+json` or `application/problem+xml`, RFC 9457 Appendix B).
+///
+/// As an extractor it is the representation to produce; extracting it answers 406 (in JSON, listing what is available) when neither is acceptable,
 /// and 400 when `Accept` is unreadable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -291,13 +291,13 @@ mod tests {
     #[test]
     fn problem_format_prefers_json_on_ties() {
         let mut h = HeaderMap::new();
-        assert_eq!(problem_format(&h), ProblemFormat::Json);
+        assert_eq!(problem_format(&h), Format::Json);
         h.insert(ACCEPT, "application/xml".parse().unwrap());
-        assert_eq!(problem_format(&h), ProblemFormat::Xml);
+        assert_eq!(problem_format(&h), Format::Xml);
         h.insert(ACCEPT, "application/problem+xml, application/json;q=0.5".parse().unwrap());
-        assert_eq!(problem_format(&h), ProblemFormat::Xml);
+        assert_eq!(problem_format(&h), Format::Xml);
         h.insert(ACCEPT, "*/*".parse().unwrap());
-        assert_eq!(problem_format(&h), ProblemFormat::Json);
+        assert_eq!(problem_format(&h), Format::Json);
     }
 
     fn arb_range() -> impl Strategy<Value = (String, u16)> {

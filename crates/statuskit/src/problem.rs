@@ -39,6 +39,7 @@ use crate::challenge::Challenge;
 use crate::etag::EntityTag;
 use crate::header::{ACCEPT_ENCODING, ALLOW, CONNECTION, ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
 use crate::methods::Allow;
+use crate::negotiate::Format;
 use crate::problem_type::{DocsBase, Member, MemberValue, ProblemType};
 use crate::retry_after::RetryAfter;
 use crate::status::{self, Status};
@@ -60,15 +61,6 @@ struct Inner {
     extensions: Vec<(&'static str, Value)>,
     headers: HeaderMap,
     json_only: bool,
-}
-
-/// How a problem body is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProblemFormat {
-    /// `application/problem+json`.
-    Json,
-    /// `application/problem+xml` (RFC 9457 Appendix B).
-    Xml,
 }
 
 impl Problem {
@@ -359,9 +351,9 @@ impl Problem {
     }
 
     /// The format to write, given the one the client prefers (406 is always JSON).
-    pub fn format_for(&self, preferred: ProblemFormat) -> ProblemFormat {
+    pub fn format_for(&self, preferred: Format) -> Format {
         if self.0.json_only {
-            ProblemFormat::Json
+            Format::Json
         } else {
             preferred
         }
@@ -369,12 +361,12 @@ impl Problem {
 
     /// Writes the body, its `type` under the default docs base ([`DocsBase::default`]).
     /// `report` is where to report a 500 (added to its detail and as `report`).
-    pub fn render(&self, format: ProblemFormat, request_id: &str, report: Option<&str>) -> Vec<u8> {
+    pub fn render(&self, format: Format, request_id: &str, report: Option<&str>) -> Vec<u8> {
         self.render_at(format, request_id, report, &DocsBase::default())
     }
 
     /// [`Problem::render`] with the `type` under the docs base `docs`.
-    pub fn render_at(&self, format: ProblemFormat, request_id: &str, report: Option<&str>, docs: &DocsBase) -> Vec<u8> {
+    pub fn render_at(&self, format: Format, request_id: &str, report: Option<&str>, docs: &DocsBase) -> Vec<u8> {
         let p = &*self.0;
         let is_500 = p.status.code == status::INTERNAL_SERVER_ERROR.code;
         let detail: Cow<'_, str> = match report {
@@ -387,8 +379,8 @@ impl Problem {
         let type_uri = self.type_uri(docs);
         let view = View { p, type_uri: &type_uri, title: self.title(), detail: &detail, request_id, report };
         match format {
-            ProblemFormat::Json => serde_json::to_vec(&view).expect("a problem always serializes"),
-            ProblemFormat::Xml => view.to_xml(),
+            Format::Json => serde_json::to_vec(&view).expect("a problem always serializes"),
+            Format::Xml => view.to_xml(),
         }
     }
 }
@@ -555,7 +547,7 @@ mod tests {
         errors.add("name", "can't be blank");
         errors.add("email", "has already been taken");
         let p = Problem::unprocessable_entity(errors);
-        let body: Value = serde_json::from_slice(&p.render(ProblemFormat::Json, "01ABC", None)).unwrap();
+        let body: Value = serde_json::from_slice(&p.render(Format::Json, "01ABC", None)).unwrap();
         assert_eq!(
             body,
             serde_json::json!({
@@ -574,9 +566,9 @@ mod tests {
     #[test]
     fn xml_follows_appendix_b_and_escapes() {
         let p = Problem::not_acceptable(&["application/json"]);
-        assert_eq!(p.format_for(ProblemFormat::Xml), ProblemFormat::Json);
+        assert_eq!(p.format_for(Format::Xml), Format::Json);
         let p = Problem::bad_request("a < b & \"c\"").extension("list", Value::from(vec!["x", "y"]));
-        let xml = String::from_utf8(p.render(ProblemFormat::Xml, "id1", None)).unwrap();
+        let xml = String::from_utf8(p.render(Format::Xml, "id1", None)).unwrap();
         assert!(
             xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><problem xmlns=\"urn:ietf:rfc:7807\">"),
             "{xml}"
@@ -594,7 +586,7 @@ mod tests {
         errors.add("items[0].na\u{1}me", "bad \u{0} \u{FFFF} value");
         let p = Problem::unprocessable_entity(errors)
             .extension("extra", serde_json::json!({"a b": "\u{8}", "ok": [null, true, 1.5], "1x": {"y": "z"}}));
-        let xml = String::from_utf8(p.render(ProblemFormat::Xml, "id\u{1}", Some("https://x/\u{2}"))).unwrap();
+        let xml = String::from_utf8(p.render(Format::Xml, "id\u{1}", Some("https://x/\u{2}"))).unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
         let field = doc.descendants().find(|n| n.has_tag_name("field")).unwrap();
         assert_eq!(field.attribute("name"), Some("items[0].na\u{FFFD}me"));
@@ -657,7 +649,7 @@ mod tests {
             let with_errors = Problem::unprocessable_entity(errors).extension("extra", ext.clone());
             let plain = Problem::bad_request(detail.clone()).extension("extra", ext);
             for (problem, report) in [(&with_errors, None), (&plain, None), (&Problem::internal(), Some(report.as_str()))] {
-                let xml = String::from_utf8(problem.render(ProblemFormat::Xml, &request_id, report)).unwrap();
+                let xml = String::from_utf8(problem.render(Format::Xml, &request_id, report)).unwrap();
                 let doc = roxmltree::Document::parse(&xml);
                 prop_assert!(doc.is_ok(), "{:?}: {}", doc.err(), xml);
                 let doc = doc.unwrap();
@@ -676,7 +668,7 @@ mod tests {
     /// The `name` attributes of `<field>` as a parser reads them.
     #[cfg(feature = "xml")]
     fn with_errors_xml_fields(p: &Problem) -> Vec<String> {
-        let xml = String::from_utf8(p.render(ProblemFormat::Xml, "r", None)).unwrap();
+        let xml = String::from_utf8(p.render(Format::Xml, "r", None)).unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap();
         doc.descendants().filter(|n| n.has_tag_name("field")).map(|n| n.attribute("name").unwrap().to_owned()).collect()
     }
@@ -693,7 +685,7 @@ mod tests {
     fn own_types_render_their_type_title_and_members_in_json() {
         let p = Problem::of(&OUT_OF_CREDIT, "costs 50, balance 30").with(BALANCE, 30).with(BALANCE, 31);
         assert_eq!(p.status().code, status::FORBIDDEN.code);
-        let body: Value = serde_json::from_slice(&p.render(ProblemFormat::Json, "r1", None)).unwrap();
+        let body: Value = serde_json::from_slice(&p.render(Format::Json, "r1", None)).unwrap();
         assert_eq!(
             body,
             serde_json::json!({
@@ -707,10 +699,10 @@ mod tests {
             })
         );
         let base = DocsBase::new("https://api.example.com/errors").unwrap();
-        let body: Value = serde_json::from_slice(&p.render_at(ProblemFormat::Json, "r1", None, &base)).unwrap();
+        let body: Value = serde_json::from_slice(&p.render_at(Format::Json, "r1", None, &base)).unwrap();
         assert_eq!(body["type"], "https://api.example.com/errors#out-of-credit");
         let gone: Value =
-            serde_json::from_slice(&Problem::not_found("x").render_at(ProblemFormat::Json, "r", None, &base)).unwrap();
+            serde_json::from_slice(&Problem::not_found("x").render_at(Format::Json, "r", None, &base)).unwrap();
         assert_eq!(gone["type"], "https://api.example.com/errors#not_found");
         let abs = Problem::of(&ABSOLUTE, "x");
         assert_eq!(abs.type_uri(&base), "https://example.com/probs/limit");
@@ -721,7 +713,7 @@ mod tests {
     #[test]
     fn own_types_render_their_members_in_xml() {
         let p = Problem::of(&OUT_OF_CREDIT, "costs 50").with(BALANCE, 30).with(ACCOUNTS, vec!["/a/1", "/a/2"]);
-        let xml = String::from_utf8(p.render(ProblemFormat::Xml, "r1", None)).unwrap();
+        let xml = String::from_utf8(p.render(Format::Xml, "r1", None)).unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let child = |name: &str| doc.root_element().children().find(|n| n.has_tag_name(name)).unwrap();
         assert_eq!(child("type").text(), Some("/docs/errors#out-of-credit"));
@@ -735,7 +727,7 @@ mod tests {
     #[test]
     fn internal_errors_never_leak_their_cause() {
         let p = Problem::internal_server_error("SELECT * FROM secret at /srv/app.rs:12");
-        let body = String::from_utf8(p.render(ProblemFormat::Json, "r1", Some("https://example.com/issues"))).unwrap();
+        let body = String::from_utf8(p.render(Format::Json, "r1", Some("https://example.com/issues"))).unwrap();
         assert!(!body.contains("SELECT") && !body.contains("/srv"), "{body}");
         assert!(body.contains("https://example.com/issues") && body.contains("r1"));
     }

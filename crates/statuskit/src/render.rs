@@ -33,7 +33,8 @@ use tower::{Layer, Service};
 
 use crate::header::{mime, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use crate::negotiate::problem_format;
-use crate::problem::{Problem, ProblemFormat};
+use crate::negotiate::Format;
+use crate::problem::Problem;
 use crate::problem_type::DocsBase;
 use crate::request_id::RequestId;
 use crate::status::Status;
@@ -236,8 +237,8 @@ where
     let body = problem.render_at(format, id.as_str(), ctx.report.as_deref(), &ctx.docs);
     let (mut parts, _) = res.into_parts();
     let content_type = match format {
-        ProblemFormat::Json => mime::PROBLEM_JSON,
-        ProblemFormat::Xml => mime::PROBLEM_XML_UTF8,
+        Format::Json => mime::PROBLEM_JSON,
+        Format::Xml => mime::PROBLEM_XML_UTF8,
     };
     parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));

@@ -65,7 +65,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
-use crate::problem::{Problem, ProblemFormat};
+use crate::negotiate::Format;
+use crate::problem::Problem;
 use crate::request_id::RequestId;
 use crate::retry_after::RetryAfter;
 use crate::status;
@@ -851,7 +852,7 @@ async fn refuse(mut stream: TcpStream, refusal: Refusal, (linger_bytes, linger_t
 /// refused before any request), so no service can produce it.
 fn raw_response(problem: &Problem) -> Vec<u8> {
     let id = RequestId::generate();
-    let body = problem.render(ProblemFormat::Json, id.as_str(), None);
+    let body = problem.render(Format::Json, id.as_str(), None);
     let status = problem.status();
     let mut out = Vec::with_capacity(256 + body.len());
     out.extend_from_slice(b"HTTP/1.1 ");

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use statuskit::body::Body;
 use statuskit::idempotency::IdempotencyKey;
 use statuskit::negotiate::Format;
-use statuskit::problem::ProblemFormat;
 use statuskit::request_id::RequestId;
 use statuskit::respond::Representation;
 use statuskit::status;
@@ -99,7 +98,7 @@ pub async fn create_many<S: Store>(
                 index,
                 status: problem.status().code.as_u16(),
                 location: None,
-                body: serde_json::from_slice(&problem.render(ProblemFormat::Json, &request_id, None))
+                body: serde_json::from_slice(&problem.render(Format::Json, &request_id, None))
                     .map_err(Problem::internal_server_error)?,
             },
         });
