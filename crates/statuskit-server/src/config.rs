@@ -276,45 +276,44 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// Defaults for a database file, listening on a free loopback port.
+    ///
+    /// The defaults are the `#[arg]` attributes above, the one place they are written: an empty
+    /// `serve` command line is parsed with every `STATUSKIT_*` variable ignored, so that tests
+    /// and benchmarks built on this do not depend on the shell that runs them.
     pub fn for_database(database: PathBuf) -> Self {
-        ServeConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database,
-            max_body_bytes: 64 * 1024,
-            report_url: "/docs/errors#internal_server_error".into(),
-            access_token_ttl: 3600,
-            token_cache_seconds: 5,
-            refresh_token_ttl: 30 * 24 * 3600,
-            login_attempts_per_minute: NonZeroU32::new(10).expect("10 > 0"),
-            hash_concurrency: None,
-            rate_limits: Switch::On,
-            rate_limit_reads: 600,
-            rate_limit_writes: 120,
-            rate_limit_window_seconds: 60,
-            redis_url: None,
-            redis_key_prefix: "statuskit:rl:".into(),
-            redis_unavailable: RedisUnavailable::Allow,
-            redis_timeout_ms: 100,
-            max_in_flight: 256,
-            deadline_ms: 5000,
-            max_in_flight_public: 64,
-            header_read_timeout_ms: 10_000,
-            body_read_timeout_ms: 30_000,
-            body_gap_timeout_ms: 5_000,
-            idle_timeout_ms: 60_000,
-            max_connections: 4096,
-            max_connections_per_address: 1024,
-            shutdown_grace_ms: 10_000,
-            fault_injection: false,
-            max_avatar_bytes: 5 * 1024 * 1024,
-            operation_step_delay_ms: 0,
-            operation_lease_ms: crate::store::postgres::LEASE.as_millis() as u64,
-            maintenance_poll_ms: 1000,
-            idempotency_ttl_seconds: 24 * 3600,
-            admin_user: None,
-            admin_password: None,
-            client_id: None,
-            client_secret: None,
-        }
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let command = Cli::command()
+            .find_subcommand("serve")
+            .expect("`serve` is a subcommand")
+            .clone()
+            .mut_args(|arg| arg.env(None::<&'static str>));
+        let matches =
+            command.try_get_matches_from(["serve"]).expect("every `serve` argument has a default or is optional");
+        let mut config = ServeConfig::from_arg_matches(&matches).expect("the defaults parse");
+        config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.database = database;
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn for_database_takes_the_clap_defaults_and_ignores_the_environment() {
+        // A variable no other test reads; set while this test runs.
+        std::env::set_var("STATUSKIT_REDIS_KEY_PREFIX", "from-the-shell:");
+        let config = ServeConfig::for_database("x.db".into());
+        std::env::remove_var("STATUSKIT_REDIS_KEY_PREFIX");
+        assert_eq!(config.redis_key_prefix, "statuskit:rl:");
+        assert_eq!(config.database, PathBuf::from("x.db"));
+        assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 0)));
+        assert_eq!(config.max_body_bytes, 64 * 1024);
+        assert_eq!(config.login_attempts_per_minute.get(), 10);
+        assert_eq!(config.rate_limits, Switch::On);
+        assert_eq!(config.operation_lease_ms, crate::store::postgres::LEASE.as_millis() as u64);
+        assert!(config.hash_concurrency.is_none() && config.admin_user.is_none() && !config.fault_injection);
+        assert_eq!(config.refresh_token_ttl, 30 * 24 * 3600);
     }
 }
