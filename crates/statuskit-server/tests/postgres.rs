@@ -534,7 +534,8 @@ async fn pg_a_token_revoked_through_one_instance_is_refused_by_the_other_within_
 async fn pg_an_operation_queued_by_one_instance_wakes_the_others_workers_by_notify() {
     use statuskit_server::store::postgres::PgStore;
     use statuskit_server::store::OperationStore;
-    let Some(pg) = common::fresh_postgres("pg_an_operation_queued_by_one_instance_wakes_the_others_workers_by_notify").await
+    let Some(pg) =
+        common::fresh_postgres("pg_an_operation_queued_by_one_instance_wakes_the_others_workers_by_notify").await
     else {
         return;
     };
