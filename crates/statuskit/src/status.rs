@@ -13,7 +13,8 @@
 
 use http::StatusCode;
 
-/// The base of every problem `type`: the service's own error documentation page.
+/// The default base of every problem `type`: the service's own error documentation page. An
+/// API that keeps its docs elsewhere sets a [`DocsBase`](crate::problem_type::DocsBase).
 pub const DOCS_PATH: &str = "/docs/errors";
 
 /// One row of the catalog.
@@ -29,7 +30,8 @@ pub struct Status {
     pub description: &'static str,
     /// What the response must carry besides the status (for the docs).
     pub carries: &'static str,
-    /// The problem `type` URI-reference: `/docs/errors#<name>`.
+    /// The problem `type` URI-reference under the default docs base: `/docs/errors#<name>`
+    /// (see [`DocsBase::catalog_type_uri`](crate::problem_type::DocsBase::catalog_type_uri)).
     pub type_uri: &'static str,
     /// `true` for codes HTTP itself mandates that the contract's table has no row for
     /// (408, 413, 414, 431).
