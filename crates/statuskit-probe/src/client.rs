@@ -107,15 +107,64 @@ impl std::fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
+/// How the client trusts an `https://` API.
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    /// PEM certificates (one or more CAs) to trust besides the platform's roots.
+    pub cacert: Option<Vec<u8>>,
+    /// Accept any certificate: no verification at all.
+    pub insecure: bool,
+}
+
+/// The error and its causes, joined: reqwest's own text ("error sending request") hides the
+/// reason (connection refused, unknown issuer) in its sources.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 impl Client {
-    /// A client for the API at `base` (e.g. `http://127.0.0.1:8080`).
-    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<Self, TransportError> {
-        let inner = reqwest::Client::builder()
+    /// A client for the API at `base` (e.g. `https://api.example.com`), trusting the platform's
+    /// certificate roots plus `tls.cacert`, or nothing at all with `tls.insecure`.
+    pub fn new(base: &str, token: Option<String>, timeout: Duration, tls: &Tls) -> Result<Self, TransportError> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
-            .build()
-            .map_err(|e| TransportError(e.to_string()))?;
+            .danger_accept_invalid_certs(tls.insecure);
+        if let Some(pem) = &tls.cacert {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| TransportError(format!("the CA file is not PEM: {}", describe(&e))))?;
+            if certs.is_empty() {
+                return Err(TransportError("the CA file holds no PEM certificate".into()));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let inner = builder.build().map_err(|e| TransportError(describe(&e)))?;
         Ok(Client { base: base.trim_end_matches('/').to_owned(), token, inner, log: Mutex::new(Vec::new()) })
+    }
+
+    /// The base URL, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends `GET /` without credentials and without logging it: `Ok` if the API answered
+    /// anything at all (any status), the transport error otherwise.
+    pub async fn reach(&self) -> Result<u16, TransportError> {
+        let res = self.inner.get(self.url("/")).send().await.map_err(|e| TransportError(describe(&e)))?;
+        Ok(res.status().as_u16())
     }
 
     /// The full URL of `path`.
@@ -149,11 +198,13 @@ impl Client {
         if let Some(body) = req.body {
             b = b.body(body);
         }
-        let request = format!("{} {}", req.method, req.path);
-        let res = b.send().await.map_err(|e| TransportError(format!("{request}: {e}")))?;
+        // Logged by path: an absolute URL on the API itself (a `Location`) is cut to its path.
+        let path = req.path.strip_prefix(&self.base).filter(|p| p.starts_with('/')).unwrap_or(&req.path);
+        let request = format!("{} {path}", req.method);
+        let res = b.send().await.map_err(|e| TransportError(format!("{request}: {}", describe(&e))))?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        let body = res.bytes().await.map_err(|e| TransportError(format!("{request}: {e}")))?.to_vec();
+        let body = res.bytes().await.map_err(|e| TransportError(format!("{request}: {}", describe(&e))))?.to_vec();
         let ex = Exchange { request, status, headers, body };
         self.log.lock().expect("log lock").push(ex.clone());
         Ok(ex)

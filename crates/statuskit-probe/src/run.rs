@@ -1,5 +1,10 @@
 //! Running the checks: each sends its requests through the [`Client`] and judges the answers.
+//!
+//! A check that needs an earlier step (the resource the probe creates, an `ETag` to send back, a
+//! path that asks for credentials) skips, naming the step, when that step failed; a request
+//! answered 401 or 403 makes its check skip, naming the credential or scope it needs.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -10,9 +15,8 @@ use statuskit::status;
 
 use crate::check::{CheckId, Finding, Outcome};
 use crate::client::{Client, Exchange, Req, TransportError};
-use crate::grammar;
-use crate::target::{fill, Collection, Targets};
-use crate::Config;
+use crate::target::{Collection, Targets};
+use crate::{grammar, Config, Error};
 
 /// What one check decided, before it is joined with the check's data.
 struct Verdict {
@@ -31,6 +35,11 @@ fn fail(ex: &Exchange, why: impl Into<String>) -> Verdict {
 
 fn skip(why: impl Into<String>) -> Verdict {
     Verdict { outcome: Outcome::Skip(why.into()), reached: None, request: None }
+}
+
+/// A skip decided by an answer (a 401, a 403): the request is reported with it.
+fn skip_seen(ex: &Exchange, why: impl Into<String>) -> Verdict {
+    Verdict { outcome: Outcome::Skip(why.into()), reached: Some(ex.status), request: Some(ex.request.clone()) }
 }
 
 fn judged(ok: bool, ex: &Exchange, why: impl FnOnce() -> String) -> Verdict {
@@ -57,17 +66,64 @@ fn essence(ex: &Exchange) -> String {
         .unwrap_or_default()
 }
 
+/// The media type of the body, in words.
+fn body_kind(ex: &Exchange) -> String {
+    match essence(ex) {
+        k if !k.is_empty() => k,
+        _ if ex.body.is_empty() => "empty".into(),
+        _ => "untyped".into(),
+    }
+}
+
 fn has_token_in_list(value: Option<&str>, token: &str) -> bool {
     value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token) || t.trim() == "*"))
 }
 
-/// A resource the probe may read, and change when it was created by the probe.
+/// A header value in words: `` `value` `` or "none".
+fn shown(v: Option<&str>) -> String {
+    v.map_or_else(|| "none".to_owned(), |v| format!("`{v}`"))
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn listed<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_owned(),
+        [init @ .., last] => {
+            format!("{} and {}", init.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", "), last.as_ref())
+        }
+    }
+}
+
+/// The path of a logged request line (`GET /x` or `POST /x (raw)`).
+fn path_of(request: &str) -> &str {
+    let rest = request.split_once(' ').map_or(request, |(_, p)| p);
+    rest.strip_suffix(" (raw)").unwrap_or(rest)
+}
+
+fn contains_method(list: &[String], m: &str) -> bool {
+    list.iter().any(|a| a.eq_ignore_ascii_case(m))
+}
+
+/// A resource the probe reads, and changes when the probe created it.
 #[derive(Debug, Clone)]
 struct Fixture {
     path: String,
     etag: Option<String>,
-    /// Where it came from, to make a valid replacement body.
+    /// Its GET content, to tell whether a refused change left it alone.
+    body: Vec<u8>,
+    /// Where it came from, to make a valid replacement body; `None` for a read.
     collection: Option<Collection>,
+}
+
+/// Why a step another check depends on did not give what that check needs (a skip reason).
+type Missing = String;
+
+/// The create step's outcome when it gave no resource: the 201 check's own verdict, and the
+/// reason the checks that needed the resource give.
+struct Blocked {
+    verdict: Verdict,
+    why: Missing,
 }
 
 /// Shared state of one run.
@@ -76,8 +132,11 @@ pub(crate) struct Run<'a> {
     targets: &'a Targets,
     config: &'a Config,
     counter: AtomicU64,
-    fixture: Option<Option<Fixture>>,
+    own: Option<Result<Fixture, Missing>>,
+    validated: Option<Result<Fixture, Missing>>,
     live: Option<Vec<String>>,
+    /// The live reads whose GET answered JSON (`application/json` or `…+json`).
+    json_reads: Vec<String>,
     protected: Option<Option<String>>,
     created: Option<String>,
 }
@@ -92,8 +151,10 @@ impl<'a> Run<'a> {
             targets,
             config,
             counter: AtomicU64::new(seed % 1_000_000_000_000),
-            fixture: None,
+            own: None,
+            validated: None,
             live: None,
+            json_reads: Vec::new(),
             protected: None,
             created: None,
         }
@@ -107,53 +168,157 @@ impl<'a> Run<'a> {
         self.targets.collections.first()
     }
 
-    fn sample_body(&self, c: &Collection) -> Vec<u8> {
-        fill(&c.sample, self.next_n()).to_string().into_bytes()
+    /// Why there is no collection to POST to.
+    fn no_collection(&self) -> String {
+        if self.targets.documented {
+            "the OpenAPI document lists no collection that takes a JSON body by POST".into()
+        } else {
+            "no OpenAPI document was given (--openapi), so the probe knows no collection to POST to".into()
+        }
     }
 
-    /// POSTs a sample to the first collection: `Ok((location path, exchange))`.
-    async fn create(&self) -> Result<Result<(String, Exchange), Verdict>, TransportError> {
+    fn sample_body(&self, c: &Collection) -> Vec<u8> {
+        c.body(self.next_n()).to_string().into_bytes()
+    }
+
+    /// A skip when `ex` is the API asking for credentials (401) or refusing the token (403),
+    /// naming what the request needs: a token, and the scope the challenge or the document names.
+    fn credentials(&self, ex: &Exchange) -> Option<Verdict> {
+        self.credential_needed(ex).map(|why| skip_seen(ex, why))
+    }
+
+    /// What [`Self::credentials`] says, in words.
+    fn credential_needed(&self, ex: &Exchange) -> Option<String> {
+        let unauthorized = ex.status == status::UNAUTHORIZED.code.as_u16();
+        if !unauthorized && ex.status != status::FORBIDDEN.code.as_u16() {
+            return None;
+        }
+        let method = ex.request.split(' ').next().unwrap_or_default();
+        let path = path_of(&ex.request);
+        let challenged: Vec<String> = ex
+            .header(&header::WWW_AUTHENTICATE)
+            .and_then(|v| grammar::www_authenticate(v).ok())
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.param("scope").map(|s| s.split(' ').map(str::to_owned).collect::<Vec<_>>()))
+            .flatten()
+            .collect();
+        let scopes = if challenged.is_empty() {
+            self.targets.scopes_for(method, path).map(<[String]>::to_vec).unwrap_or_default()
+        } else {
+            challenged
+        };
+        let scope = if scopes.is_empty() { String::new() } else { format!(" with scope {}", scopes.join(" ")) };
+        Some(if unauthorized && self.client.has_token() {
+            format!("{method} {path} refused the token given with --token (401): it needs a valid bearer token{scope}")
+        } else if unauthorized {
+            format!("{method} {path} needs credentials (answered 401): give a bearer token{scope} with --token")
+        } else if scopes.is_empty() {
+            format!("{method} {path} answered 403: the token given is not allowed to; it needs a token that is")
+        } else {
+            format!("{method} {path} answered 403: it needs a token{scope}")
+        })
+    }
+
+    /// POSTs a body made from the first collection's schema.
+    async fn create(&self) -> Result<Result<(String, Exchange), Blocked>, TransportError> {
         let Some(c) = self.collection() else {
-            return Ok(Err(skip("the API documents no collection that creates resources from JSON (POST)")));
+            let why = self.no_collection();
+            return Ok(Err(Blocked { verdict: skip(why.clone()), why }));
         };
         let ex = self.client.send(Req::new(Method::POST, &c.path).body(mime::JSON, self.sample_body(c))).await?;
+        if let Some(need) = self.credential_needed(&ex) {
+            let why = format!("the create step could not run: {need}");
+            return Ok(Err(Blocked { verdict: skip_seen(&ex, need), why }));
+        }
         if ex.status != status::CREATED.code.as_u16() {
             if is_success(ex.status) {
-                return Ok(Err(skip(format!(
-                    "POST {} answered {}, not 201: it creates nothing to follow",
-                    c.path, ex.status
-                ))));
+                let why = format!("the create step POST {} answered {}, not 201 with Location", c.path, ex.status);
+                return Ok(Err(Blocked { verdict: skip(why.clone()), why }));
             }
-            return Ok(Err(fail(&ex, format!("a valid sample body was refused with {}: {}", ex.status, snippet(&ex)))));
+            let why = format!(
+                "the create step failed: POST {} answered {} to the body made from its schema",
+                c.path, ex.status
+            );
+            let verdict = fail(
+                &ex,
+                format!("the body made from the document's schema was refused with {}: {}", ex.status, snippet(&ex)),
+            );
+            return Ok(Err(Blocked { verdict, why }));
         }
         let Some(location) = ex.header(&header::LOCATION) else {
-            return Ok(Err(fail(&ex, "201 without Location")));
+            let why = format!("the create step POST {} answered 201 without Location", c.path);
+            return Ok(Err(Blocked { verdict: fail(&ex, "201 without Location"), why }));
         };
-        let path = resolve_location(&c.path, location);
+        let path = resolve_location(self.client.base(), &c.path, location);
         Ok(Ok((path, ex)))
     }
 
-    /// A resource with an `ETag`: one the probe creates, else a read that sends one.
-    async fn fixture(&mut self) -> Result<Option<Fixture>, TransportError> {
-        if let Some(f) = &self.fixture {
+    /// The resource the probe created (once per run), read back.
+    async fn own(&mut self) -> Result<Result<Fixture, Missing>, TransportError> {
+        if let Some(f) = &self.own {
             return Ok(f.clone());
         }
-        let mut found = None;
-        if let Ok((path, _)) = self.create().await? {
-            let got = self.client.send(Req::new(Method::GET, &path)).await?;
-            let etag = got.header(&header::ETAG).map(str::to_owned);
-            found = Some(Fixture { path, etag, collection: self.collection().cloned() });
-        } else {
+        let found = match self.create().await? {
+            Err(blocked) => Err(blocked.why),
+            Ok((path, _)) => {
+                let got = self.client.send(Req::new(Method::GET, &path)).await?;
+                if got.status == status::OK.code.as_u16() {
+                    Ok(Fixture {
+                        etag: got.header(&header::ETAG).map(str::to_owned),
+                        body: got.body,
+                        path,
+                        collection: self.collection().cloned(),
+                    })
+                } else {
+                    Err(format!("GET {path}, the resource the probe created, answered {}", got.status))
+                }
+            }
+        };
+        self.own = Some(found.clone());
+        Ok(found)
+    }
+
+    /// A resource with an `ETag`: the probe's own, else a read that sends one.
+    async fn validated(&mut self) -> Result<Result<Fixture, Missing>, TransportError> {
+        if let Some(f) = &self.validated {
+            return Ok(f.clone());
+        }
+        let mut tried = Vec::new();
+        let mut own_missing = None;
+        let mut found = match self.own().await? {
+            Ok(f) if f.etag.is_some() => Some(f),
+            Ok(f) => {
+                tried.push(format!("GET {}", f.path));
+                None
+            }
+            Err(why) => {
+                own_missing = Some(why);
+                None
+            }
+        };
+        if found.is_none() {
             for p in self.live().await?.clone() {
                 let got = self.client.send(Req::new(Method::GET, &p)).await?;
                 if let Some(etag) = got.header(&header::ETAG) {
-                    found = Some(Fixture { path: p, etag: Some(etag.to_owned()), collection: None });
+                    found = Some(Fixture { path: p, etag: Some(etag.to_owned()), body: got.body, collection: None });
                     break;
                 }
+                tried.push(format!("GET {p}"));
             }
         }
-        self.fixture = Some(found.clone());
-        Ok(found)
+        let result = found.ok_or_else(|| {
+            let mut why = "no answer carried an ETag to send back".to_owned();
+            if !tried.is_empty() {
+                why.push_str(&format!(": {} sent none", listed(&tried)));
+            }
+            if let Some(own) = own_missing {
+                why.push_str(&format!("; and {own}"));
+            }
+            why
+        });
+        self.validated = Some(result.clone());
+        Ok(result)
     }
 
     /// The reads whose GET answers 2xx (paths that are alive, not moved or retired).
@@ -163,6 +328,10 @@ impl<'a> Run<'a> {
             for p in &self.targets.reads {
                 let ex = self.client.send(Req::new(Method::GET, p)).await?;
                 if is_success(ex.status) {
+                    let kind = essence(&ex);
+                    if kind == mime::JSON || kind.ends_with("+json") {
+                        self.json_reads.push(p.clone());
+                    }
                     live.push(p.clone());
                 } else if ex.status == status::UNAUTHORIZED.code.as_u16() && self.protected.is_none() {
                     self.protected = Some(Some(p.clone()));
@@ -173,15 +342,35 @@ impl<'a> Run<'a> {
         Ok(self.live.as_ref().expect("set above"))
     }
 
-    /// A path to read: the fixture, else the first live read.
+    /// A path to read: the probe's own resource, else the first live read.
     async fn readable(&mut self) -> Result<Option<String>, TransportError> {
-        if let Some(f) = self.fixture().await? {
+        if let Ok(f) = self.own().await? {
             return Ok(Some(f.path));
         }
         Ok(self.live().await?.first().cloned())
     }
 
-    /// Every concrete path known to be alive: live reads, collections, the fixture.
+    /// A path whose representation the API chooses by `Accept`, for the 406 and Vary checks:
+    /// the probe's own resource, else a read that answered JSON (an API resource rather than a
+    /// page for browsers), else any live read.
+    async fn negotiable(&mut self) -> Result<Option<String>, TransportError> {
+        if let Ok(f) = self.own().await? {
+            return Ok(Some(f.path));
+        }
+        let first = self.live().await?.first().cloned();
+        Ok(self.json_reads.first().cloned().or(first))
+    }
+
+    /// Why [`Self::readable`] found nothing.
+    fn nothing_readable(&self) -> String {
+        if self.targets.reads.is_empty() {
+            "no path to read: give --openapi or --path".into()
+        } else {
+            format!("no path answered GET with 2xx (tried {})", listed(&self.targets.reads))
+        }
+    }
+
+    /// Every concrete path known to be alive: live reads, collections, the probe's own resource.
     async fn paths(&mut self) -> Result<Vec<String>, TransportError> {
         let mut out = self.live().await?.clone();
         for c in &self.targets.collections {
@@ -189,7 +378,7 @@ impl<'a> Run<'a> {
                 out.push(c.path.clone());
             }
         }
-        if let Some(f) = self.fixture().await? {
+        if let Ok(f) = self.own().await? {
             if !out.contains(&f.path) {
                 out.push(f.path);
             }
@@ -218,19 +407,30 @@ impl<'a> Run<'a> {
         Ok(found)
     }
 
-    /// Runs one check.
-    pub(crate) async fn check(&mut self, id: CheckId) -> Finding {
+    /// Runs one check. A transport error fails the check when the API still answers, and
+    /// stops the run (an [`Error`]) when it does not.
+    pub(crate) async fn check(&mut self, id: CheckId) -> Result<Finding, Error> {
         let verdict = match self.verdict(id).await {
             Ok(v) => v,
-            Err(e) => Verdict { outcome: Outcome::Fail(format!("transport error: {e}")), reached: None, request: None },
+            Err(e) => {
+                if let Err(gone) = self.client.reach().await {
+                    return Err(Error(format!(
+                        "the API stopped answering during the `{}` check: {gone}",
+                        id.check().id
+                    )));
+                }
+                Verdict { outcome: Outcome::Fail(format!("no answer: {e}")), reached: None, request: None }
+            }
         };
-        Finding { check: id.check(), outcome: verdict.outcome, reached: verdict.reached, request: verdict.request }
+        Ok(Finding { check: id.check(), outcome: verdict.outcome, reached: verdict.reached, request: verdict.request })
     }
 
     async fn verdict(&mut self, id: CheckId) -> Checked {
         match id {
             CheckId::HeadParity => self.head_parity().await,
+            CheckId::HeadFields => self.head_fields().await,
             CheckId::OptionsAllow => self.options().await,
+            CheckId::AllowDocumented => Ok(self.allow_documented()),
             CheckId::MethodNotAllowed => self.method_not_allowed().await,
             CheckId::NotFound => self.not_found().await,
             CheckId::NotAcceptable => self.not_acceptable().await,
@@ -240,13 +440,15 @@ impl<'a> Run<'a> {
             CheckId::Validation => self.validation().await,
             CheckId::Created => self.created().await,
             CheckId::DeleteThenGone => self.delete_then_gone().await,
+            CheckId::EtagPresent => self.etag_present().await,
             CheckId::NotModifiedStrong => self.not_modified(Tag::Strong).await,
             CheckId::NotModifiedWeak => self.not_modified(Tag::Weak).await,
             CheckId::NotModifiedStar => self.not_modified(Tag::Star).await,
+            CheckId::NoneMatchOther => self.none_match_other().await,
             CheckId::StaleIfMatch => self.if_match(false).await,
             CheckId::WeakIfMatch => self.if_match(true).await,
             CheckId::Unauthorized => self.unauthorized().await,
-            CheckId::ChallengeRealm => self.realm().await,
+            CheckId::BearerChallenge => self.bearer().await,
             CheckId::InvalidToken => self.invalid_token().await,
             CheckId::LengthRequired => self.length_required().await,
             CheckId::TooManyRequests => self.too_many_requests().await,
@@ -262,10 +464,22 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn head_parity(&mut self) -> Checked {
-        let Some(path) = self.readable().await? else { return Ok(skip("no path answered GET with 2xx")) };
+    /// GET then HEAD of a readable path, both 2xx, or the reason to skip.
+    async fn get_and_head(&mut self) -> Result<Result<(Exchange, Exchange), Verdict>, TransportError> {
+        let Some(path) = self.readable().await? else { return Ok(Err(skip(self.nothing_readable()))) };
         let get = self.client.send(Req::new(Method::GET, &path)).await?;
+        if !is_success(get.status) {
+            return Ok(Err(skip(format!("GET {path} answered {} this time", get.status))));
+        }
         let head = self.client.send(Req::new(Method::HEAD, &path)).await?;
+        Ok(Ok((get, head)))
+    }
+
+    async fn head_parity(&mut self) -> Checked {
+        let (get, head) = match self.get_and_head().await? {
+            Ok(x) => x,
+            Err(v) => return Ok(v),
+        };
         let mut wrong = Vec::new();
         if head.status != get.status {
             wrong.push(format!("HEAD answered {}, GET {}", head.status, get.status));
@@ -273,23 +487,55 @@ impl<'a> Run<'a> {
         if !head.body.is_empty() {
             wrong.push(format!("HEAD sent {} bytes of content", head.body.len()));
         }
-        if let Some(len) = head.header(&header::CONTENT_LENGTH) {
+        if let Some(len) = head.header(&header::CONTENT_LENGTH).filter(|_| head.status == get.status) {
             if len != get.body.len().to_string() {
                 wrong.push(format!("HEAD's Content-Length is {len}, GET's content {} bytes", get.body.len()));
-            }
-        }
-        for name in [header::CONTENT_TYPE, header::ETAG, header::LAST_MODIFIED, header::VARY, header::CACHE_CONTROL] {
-            if head.header(&name) != get.header(&name) {
-                wrong.push(format!("{name}: HEAD {:?}, GET {:?}", head.header(&name), get.header(&name)));
             }
         }
         Ok(judged(wrong.is_empty(), &head, || wrong.join("; ")))
     }
 
+    async fn head_fields(&mut self) -> Checked {
+        let (get, head) = match self.get_and_head().await? {
+            Ok(x) => x,
+            Err(v) => return Ok(v),
+        };
+        if head.status != get.status {
+            return Ok(skip(format!(
+                "HEAD {} answered {}, GET {}: not the same answer to compare (see the head check)",
+                path_of(&head.request),
+                head.status,
+                get.status
+            )));
+        }
+        // Fields a server may compute only while generating the content (RFC 9110 §9.3.2 lets HEAD
+        // leave them out), and those about the connection or the moment rather than the resource.
+        let exempt = [
+            header::CONTENT_LENGTH,
+            header::TRANSFER_ENCODING,
+            header::CONTENT_ENCODING,
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::CONNECTION,
+            http::header::DATE,
+            http::header::TRAILER,
+        ];
+        let mut missing: Vec<String> = get
+            .headers
+            .keys()
+            .filter(|k| !exempt.contains(k) && !head.headers.contains_key(*k))
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        missing.dedup();
+        Ok(judged(missing.is_empty(), &head, || {
+            format!("HEAD {} leaves out {}, which GET sends", path_of(&head.request), listed(&missing))
+        }))
+    }
+
     async fn options(&mut self) -> Checked {
         let paths = self.paths().await?;
         if paths.is_empty() {
-            return Ok(skip("no live path to ask"));
+            return Ok(skip(self.nothing_readable()));
         }
         let mut last = None;
         let mut wrong = Vec::new();
@@ -297,21 +543,9 @@ impl<'a> Run<'a> {
             let ex = self.client.send(Req::new(Method::OPTIONS, p)).await?;
             match ex.header(&header::ALLOW).map(grammar::allow) {
                 _ if !is_success(ex.status) => wrong.push(format!("OPTIONS {p} answered {}", ex.status)),
-                None => wrong.push(format!("OPTIONS {p}: no Allow")),
+                None => wrong.push(format!("OPTIONS {p} sent no Allow")),
                 Some(Err(e)) => wrong.push(e),
-                Some(Ok(allowed)) => {
-                    let template = self.template_of(p);
-                    if let Some(documented) = template.as_deref().and_then(|t| self.targets.documented_methods(t)) {
-                        let missing: Vec<&String> =
-                            documented.iter().filter(|m| !allowed.iter().any(|a| a.eq_ignore_ascii_case(m))).collect();
-                        if !missing.is_empty() {
-                            wrong.push(format!(
-                                "OPTIONS {p}: Allow `{}` lacks documented {missing:?}",
-                                allowed.join(", ")
-                            ));
-                        }
-                    }
-                }
+                Some(Ok(_)) => {}
             }
             last = Some(ex);
         }
@@ -319,62 +553,118 @@ impl<'a> Run<'a> {
         Ok(judged(wrong.is_empty(), &last, || wrong.join("; ")))
     }
 
-    /// The documented template a concrete path came from.
-    fn template_of(&self, path: &str) -> Option<String> {
-        if self.targets.methods.iter().any(|(p, _)| p == path) {
-            return Some(path.to_owned());
-        }
-        let fixture = self.fixture.clone().flatten()?;
-        if fixture.path == path {
-            return fixture.collection.and_then(|c| c.item);
-        }
-        None
+    /// Documented methods an `Allow` leaves out, if the document lists the path.
+    fn undocumented_gap(&self, path: &str, allowed: &[String]) -> Option<Vec<String>> {
+        let documented = self.targets.methods_for(path)?;
+        let missing: Vec<String> = documented.iter().filter(|m| !contains_method(allowed, m)).cloned().collect();
+        Some(missing)
     }
 
-    async fn allow_of(&self, path: &str) -> Result<Option<Vec<String>>, TransportError> {
-        let ex = self.client.send(Req::new(Method::OPTIONS, path)).await?;
-        if let Some(Ok(a)) = ex.header(&header::ALLOW).map(grammar::allow) {
-            if is_success(ex.status) {
-                return Ok(Some(a));
+    fn allow_documented(&self) -> Verdict {
+        if !self.targets.documented {
+            return skip("no OpenAPI document was given (--openapi) to compare Allow with");
+        }
+        let mut seen = BTreeSet::new();
+        let mut compared = 0;
+        let mut wrong = Vec::new();
+        let mut first_wrong = None;
+        for e in self.client.exchanges() {
+            let on_options = e.request.starts_with("OPTIONS ") && is_success(e.status);
+            if !(on_options || e.status == status::METHOD_NOT_ALLOWED.code.as_u16()) {
+                continue;
+            }
+            let Some(Ok(allowed)) = e.header(&header::ALLOW).map(grammar::allow) else { continue };
+            let path = path_of(&e.request).to_owned();
+            if !seen.insert((path.clone(), e.status)) {
+                continue;
+            }
+            let Some(missing) = self.undocumented_gap(&path, &allowed) else { continue };
+            compared += 1;
+            if !missing.is_empty() {
+                let template = self.targets.template_of(&path).unwrap_or(&path);
+                wrong.push(format!(
+                    "{} → {}: Allow `{}` leaves out {}, which the document lists for {template}",
+                    e.request,
+                    e.status,
+                    allowed.join(", "),
+                    listed(&missing)
+                ));
+                first_wrong.get_or_insert(e);
             }
         }
-        let template = self.template_of(path);
-        Ok(template.and_then(|t| self.targets.documented_methods(&t).map(<[String]>::to_vec)))
+        match first_wrong {
+            Some(e) => fail(&e, wrong.join("; ")),
+            None if compared == 0 => skip("no Allow was received on a path the document lists"),
+            None => Verdict {
+                outcome: Outcome::Pass,
+                reached: None,
+                request: Some(format!("{compared} Allow fields compared")),
+            },
+        }
     }
 
     async fn method_not_allowed(&mut self) -> Checked {
-        let mut tried = None;
+        // One request per path; every path's fault is reported, the first one's request shown.
+        let mut first_fault: Option<Exchange> = None;
+        let mut faults = Vec::new();
+        let mut tried: Option<Verdict> = None;
         for p in self.paths().await? {
-            let Some(allowed) = self.allow_of(&p).await? else { continue };
-            let candidates = [Method::DELETE, Method::PUT, Method::PATCH, Method::POST];
-            let Some(m) = candidates.into_iter().find(|m| !allowed.iter().any(|a| a.eq_ignore_ascii_case(m.as_str())))
-            else {
-                continue;
+            let documented = self.targets.methods_for(&p).map(<[String]>::to_vec);
+            let options = self.client.send(Req::new(Method::OPTIONS, &p)).await?;
+            let allowed = match options.header(&header::ALLOW).map(grammar::allow) {
+                Some(Ok(a)) if is_success(options.status) => Some(a),
+                _ => None,
             };
-            let ex = self.client.send(Req::new(m, &p)).await?;
-            let expected = status::METHOD_NOT_ALLOWED.code.as_u16();
-            if ex.status != expected {
-                return Ok(fail(
-                    &ex,
-                    format!("answered {}, not 405, for a method outside Allow `{}`", ex.status, allowed.join(", ")),
-                ));
+            if documented.is_none() && allowed.is_none() {
+                continue;
             }
-            match ex.header(&header::ALLOW).map(grammar::allow) {
-                None => return Ok(fail(&ex, "405 without Allow")),
-                Some(Err(e)) => return Ok(fail(&ex, e)),
-                Some(Ok(_)) => {}
+            let known: Vec<String> = documented.iter().chain(allowed.iter()).flatten().cloned().collect();
+            let candidates = [Method::DELETE, Method::PUT, Method::PATCH, Method::POST];
+            let Some(m) = candidates.into_iter().find(|m| !contains_method(&known, m.as_str())) else { continue };
+            let ex = self.client.send(Req::new(m.clone(), &p)).await?;
+            if let Some(v) = self.credentials(&ex) {
+                tried.get_or_insert(v);
+                continue;
             }
-            tried = Some(ex);
+            let fault = if ex.status != status::METHOD_NOT_ALLOWED.code.as_u16() {
+                Some(format!("{m} {p}, a method neither the document nor Allow lists, answered {}, not 405", ex.status))
+            } else {
+                match ex.header(&header::ALLOW).map(grammar::allow) {
+                    None => Some(format!("{m} {p}: 405 without Allow")),
+                    Some(Err(e)) => Some(format!("{m} {p}: {e}")),
+                    Some(Ok(allow)) => self.undocumented_gap(&p, &allow).filter(|m| !m.is_empty()).map(|missing| {
+                        format!(
+                            "{m} {p}: the 405's Allow `{}` leaves out {}, which the document lists for {}",
+                            allow.join(", "),
+                            listed(&missing),
+                            self.targets.template_of(&p).unwrap_or(&p)
+                        )
+                    }),
+                }
+            };
+            match fault {
+                Some(f) => {
+                    faults.push(f);
+                    first_fault.get_or_insert(ex);
+                }
+                None if tried.as_ref().is_none_or(|v| !matches!(v.outcome, Outcome::Pass)) => tried = Some(pass(&ex)),
+                None => {}
+            }
         }
-        Ok(match tried {
-            Some(ex) => pass(&ex),
-            None => skip("every path allows every method the probe would try, or none told its methods"),
-        })
+        if let Some(ex) = first_fault {
+            return Ok(fail(&ex, faults.join("; ")));
+        }
+        Ok(tried.unwrap_or_else(|| {
+            skip("every path allows every method the probe would try, or none told its methods (no document, no Allow)")
+        }))
     }
 
     async fn not_found(&mut self) -> Checked {
         let path = format!("/statuskit-probe/no-such-path-{}", self.next_n());
         let ex = self.client.send(Req::new(Method::GET, &path)).await?;
+        if let Some(v) = self.credentials(&ex) {
+            return Ok(v);
+        }
         if ex.status != status::NOT_FOUND.code.as_u16() {
             return Ok(fail(&ex, format!("answered {}", ex.status)));
         }
@@ -382,18 +672,18 @@ impl<'a> Run<'a> {
     }
 
     async fn not_acceptable(&mut self) -> Checked {
-        let Some(path) = self.readable().await? else { return Ok(skip("no path answered GET with 2xx")) };
+        let Some(path) = self.negotiable().await? else { return Ok(skip(self.nothing_readable())) };
         let ex = self.client.send(Req::new(Method::GET, &path).header(header::ACCEPT, "image/png")).await?;
         if ex.status != status::NOT_ACCEPTABLE.code.as_u16() {
-            return Ok(fail(&ex, format!("answered {} ({}) to Accept: image/png", ex.status, essence(&ex))));
+            return Ok(fail(&ex, format!("answered {} ({}) to Accept: image/png", ex.status, body_kind(&ex))));
         }
         Ok(judged(essence(&ex) == mime::PROBLEM_JSON, &ex, || {
-            format!("406 body is `{}`, not {}", essence(&ex), mime::PROBLEM_JSON)
+            format!("the 406 body is {}, not {}", body_kind(&ex), mime::PROBLEM_JSON)
         }))
     }
 
     async fn vary(&mut self) -> Checked {
-        let Some(path) = self.readable().await? else { return Ok(skip("no path answered GET with 2xx")) };
+        let Some(path) = self.negotiable().await? else { return Ok(skip(self.nothing_readable())) };
         let plain = self.client.send(Req::new(Method::GET, &path)).await?;
         let xml = self.client.send(Req::new(Method::GET, &path).header(header::ACCEPT, mime::XML)).await?;
         let png = self.client.send(Req::new(Method::GET, &path).header(header::ACCEPT, "image/png")).await?;
@@ -402,13 +692,16 @@ impl<'a> Run<'a> {
             return Ok(skip(format!("GET {path} does not depend on Accept")));
         }
         Ok(judged(has_token_in_list(plain.header(&header::VARY), header::ACCEPT.as_str()), &plain, || {
-            format!("Vary is {:?}", plain.header(&header::VARY))
+            format!("GET {path} depends on Accept but its Vary is {}", shown(plain.header(&header::VARY)))
         }))
     }
 
     async fn unsupported_media_type(&mut self) -> Checked {
-        let Some(c) = self.collection() else { return Ok(skip("no collection takes a JSON body")) };
+        let Some(c) = self.collection() else { return Ok(skip(self.no_collection())) };
         let ex = self.client.send(Req::new(Method::POST, &c.path).body(mime::TEXT, "probe")).await?;
+        if let Some(v) = self.credentials(&ex) {
+            return Ok(v);
+        }
         if ex.status != status::UNSUPPORTED_MEDIA_TYPE.code.as_u16() {
             return Ok(fail(&ex, format!("answered {} to a text/plain body", ex.status)));
         }
@@ -416,20 +709,31 @@ impl<'a> Run<'a> {
     }
 
     async fn bad_json(&mut self) -> Checked {
-        let Some(c) = self.collection() else { return Ok(skip("no collection takes a JSON body")) };
+        let Some(c) = self.collection() else { return Ok(skip(self.no_collection())) };
         let ex = self.client.send(Req::new(Method::POST, &c.path).body(mime::JSON, "{\"probe\":")).await?;
-        let ok = ex.status == status::BAD_REQUEST.code.as_u16();
-        Ok(judged(ok, &ex, || format!("answered {} to unparseable JSON", ex.status)))
+        if let Some(v) = self.credentials(&ex) {
+            return Ok(v);
+        }
+        if ex.status != status::BAD_REQUEST.code.as_u16() {
+            return Ok(fail(&ex, format!("answered {} to unparseable JSON", ex.status)));
+        }
+        Ok(judged(is_problem(&ex).is_ok(), &ex, || is_problem(&ex).unwrap_err()))
     }
 
     async fn validation(&mut self) -> Checked {
-        let Some(c) = self.collection() else { return Ok(skip("no collection takes a JSON body")) };
-        if c.sample.as_object().is_none_or(|m| m.is_empty()) {
+        let Some(c) = self.collection() else { return Ok(skip(self.no_collection())) };
+        if !c.requires_fields() {
             return Ok(skip(format!("POST {} requires no field", c.path)));
         }
         let ex = self.client.send(Req::new(Method::POST, &c.path).body(mime::JSON, "{}")).await?;
+        if let Some(v) = self.credentials(&ex) {
+            return Ok(v);
+        }
         if ex.status != status::UNPROCESSABLE_ENTITY.code.as_u16() {
             return Ok(fail(&ex, format!("answered {} to a body missing every required field", ex.status)));
+        }
+        if let Err(why) = is_problem(&ex) {
+            return Ok(fail(&ex, why));
         }
         let errors = ex.json().and_then(|b| b.get("errors").cloned());
         let names_fields = match &errors {
@@ -437,18 +741,18 @@ impl<'a> Run<'a> {
             Some(Value::Array(a)) => !a.is_empty(),
             _ => false,
         };
-        Ok(judged(names_fields, &ex, || "422 without an `errors` member naming the fields".into()))
+        Ok(judged(names_fields, &ex, || "a problem without an `errors` member naming the fields".into()))
     }
 
     async fn created(&mut self) -> Checked {
         let (path, ex) = match self.create().await? {
             Ok(x) => x,
-            Err(v) => return Ok(v),
+            Err(blocked) => return Ok(blocked.verdict),
         };
         let got = self.client.send(Req::new(Method::GET, &path)).await?;
         self.created = Some(path.clone());
         Ok(judged(got.status == status::OK.code.as_u16(), &ex, || {
-            format!("Location {path} answered {} to GET", got.status)
+            format!("its Location {path} answered {} to GET", got.status)
         }))
     }
 
@@ -457,15 +761,18 @@ impl<'a> Run<'a> {
             Some(p) => p,
             None => match self.create().await? {
                 Ok((p, _)) => p,
-                Err(v) => return Ok(v),
+                Err(blocked) => return Ok(skip(format!("{}, so no DELETE was sent", blocked.why))),
             },
         };
         let del = self.client.send(Req::new(Method::DELETE, &path)).await?;
+        if let Some(v) = self.credentials(&del) {
+            return Ok(v);
+        }
         if del.status != status::NO_CONTENT.code.as_u16() {
             return Ok(fail(&del, format!("DELETE answered {}", del.status)));
         }
         if !del.body.is_empty() {
-            return Ok(fail(&del, "204 with content"));
+            return Ok(fail(&del, format!("204 with {} bytes of content", del.body.len())));
         }
         let got = self.client.send(Req::new(Method::GET, &path)).await?;
         // Reported against the DELETE: its 204 is the status this check is about.
@@ -474,11 +781,26 @@ impl<'a> Run<'a> {
         }))
     }
 
+    async fn etag_present(&mut self) -> Checked {
+        let f = match self.own().await? {
+            Ok(f) => f,
+            Err(why) => return Ok(skip(why)),
+        };
+        let got = self.client.send(Req::new(Method::GET, &f.path)).await?;
+        if !is_success(got.status) {
+            return Ok(skip(format!("GET {} answered {} this time", f.path, got.status)));
+        }
+        Ok(judged(got.header(&header::ETAG).is_some(), &got, || format!("GET {} answered without an ETag", f.path)))
+    }
+
     async fn not_modified(&mut self, tag: Tag) -> Checked {
-        let Some(f) = self.fixture().await? else { return Ok(skip("no resource with an ETag to revalidate")) };
-        let Some(etag) = &f.etag else { return Ok(skip(format!("GET {} sent no ETag", f.path))) };
+        let f = match self.validated().await? {
+            Ok(f) => f,
+            Err(why) => return Ok(skip(why)),
+        };
+        let etag = f.etag.as_deref().unwrap_or_default();
         let value = match tag {
-            Tag::Strong => etag.clone(),
+            Tag::Strong => etag.to_owned(),
             Tag::Weak => format!("W/{}", etag.trim_start_matches("W/")),
             Tag::Star => "*".into(),
         };
@@ -487,7 +809,7 @@ impl<'a> Run<'a> {
             return Ok(fail(&ex, format!("If-None-Match: {value} answered {}", ex.status)));
         }
         if !ex.body.is_empty() {
-            return Ok(fail(&ex, "304 with content"));
+            return Ok(fail(&ex, format!("304 with {} bytes of content", ex.body.len())));
         }
         let needs_etag = tag != Tag::Star;
         Ok(judged(!needs_etag || ex.header(&header::ETAG).is_some(), &ex, || {
@@ -495,32 +817,117 @@ impl<'a> Run<'a> {
         }))
     }
 
+    async fn none_match_other(&mut self) -> Checked {
+        let mut paths = Vec::new();
+        if let Ok(f) = self.own().await? {
+            paths.push(f.path);
+        }
+        for p in self.live().await?.clone() {
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+        if paths.is_empty() {
+            return Ok(skip(self.nothing_readable()));
+        }
+        let mut last = None;
+        for p in paths {
+            let value = format!("\"statuskit-probe-no-match-{}\"", self.next_n());
+            let ex = self.client.send(Req::new(Method::GET, &p).header(header::IF_NONE_MATCH, value.clone())).await?;
+            if !is_success(ex.status) {
+                return Ok(fail(
+                    &ex,
+                    format!("If-None-Match: {value}, a tag GET {p} never sent, answered {}, not 200", ex.status),
+                ));
+            }
+            last = Some(ex);
+        }
+        Ok(pass(&last.expect("at least one path")))
+    }
+
     async fn if_match(&mut self, weak: bool) -> Checked {
-        let Some(f) = self.fixture().await? else { return Ok(skip("no resource with an ETag")) };
-        let (Some(etag), Some(c)) = (&f.etag, &f.collection) else {
-            return Ok(skip("the resource with an ETag was not created by the probe, so it will not change it"));
+        let f = match self.own().await? {
+            Ok(f) => f,
+            Err(why) => return Ok(skip(why)),
         };
-        let allowed = self.allow_of(&f.path).await?.unwrap_or_default();
-        let (method, media) = if allowed.iter().any(|m| m == "PUT") {
-            (Method::PUT, mime::JSON)
-        } else if allowed.iter().any(|m| m == "PATCH") {
-            (Method::PATCH, mime::MERGE_PATCH_JSON)
+        let Some(c) = &f.collection else { return Ok(skip("the probe created no resource to change")) };
+        if weak && f.etag.is_none() {
+            return Ok(skip(format!("GET {} sent no ETag, so there is no weak form of it to send", f.path)));
+        }
+        let options = self.client.send(Req::new(Method::OPTIONS, &f.path)).await?;
+        let mut methods: Vec<String> = match options.header(&header::ALLOW).map(grammar::allow) {
+            Some(Ok(a)) if is_success(options.status) => a,
+            _ => Vec::new(),
+        };
+        methods.extend(self.targets.methods_for(&f.path).into_iter().flatten().cloned());
+        let method = if contains_method(&methods, "PUT") {
+            Method::PUT
+        } else if contains_method(&methods, "PATCH") {
+            Method::PATCH
         } else {
-            return Ok(skip(format!("{} accepts neither PUT nor PATCH", f.path)));
+            return Ok(skip(format!(
+                "{} takes neither PUT nor PATCH (neither Allow nor the document lists one)",
+                f.path
+            )));
         };
-        let value =
-            if weak { format!("W/{}", etag.trim_start_matches("W/")) } else { "\"statuskit-probe-stale\"".into() };
+        let value = match &f.etag {
+            Some(etag) if weak => format!("W/{}", etag.trim_start_matches("W/")),
+            _ => format!("\"statuskit-probe-stale-{}\"", self.next_n()),
+        };
         let body = self.sample_body(c);
         let ex = self
             .client
-            .send(Req::new(method, &f.path).header(header::IF_MATCH, value.clone()).body(media, body))
+            .send(Req::new(method.clone(), &f.path).header(header::IF_MATCH, value.clone()).body(mime::JSON, body))
             .await?;
-        if ex.status != status::PRECONDITION_FAILED.code.as_u16() {
-            return Ok(fail(&ex, format!("If-Match: {value} answered {}", ex.status)));
+        if let Some(v) = self.credentials(&ex) {
+            return Ok(v);
         }
         let after = self.client.send(Req::new(Method::GET, &f.path)).await?;
-        Ok(judged(after.header(&header::ETAG) == Some(etag.as_str()), &ex, || {
-            format!("the resource changed anyway: ETag {etag} became {:?}", after.header(&header::ETAG))
+        let read_back = is_success(after.status);
+        let unchanged = match &f.etag {
+            Some(etag) => after.header(&header::ETAG) == Some(etag.as_str()),
+            None => after.body == f.body,
+        };
+        if !unchanged && read_back {
+            // The next check compares against what the resource is now.
+            if let Some(Ok(own)) = &mut self.own {
+                own.etag = after.header(&header::ETAG).map(str::to_owned);
+                own.body.clone_from(&after.body);
+            }
+        }
+        let precondition_failed = status::PRECONDITION_FAILED.code.as_u16();
+        if is_success(ex.status) {
+            return Ok(fail(
+                &ex,
+                format!(
+                    "the {method} was carried out (answered {}) although If-Match: {value} does not match; \
+                     the method MUST NOT be performed",
+                    ex.status
+                ),
+            ));
+        }
+        if ex.status != precondition_failed && f.etag.is_some() {
+            return Ok(fail(&ex, format!("If-Match: {value} answered {}, not 412", ex.status)));
+        }
+        if !is_error(ex.status) {
+            return Ok(fail(&ex, format!("If-Match: {value} answered {}, neither 412 nor a refusal", ex.status)));
+        }
+        if !read_back {
+            return Ok(skip_seen(
+                &ex,
+                format!(
+                    "answered {}, but GET {} answered {}, so whether it changed is unknown",
+                    ex.status, f.path, after.status
+                ),
+            ));
+        }
+        Ok(judged(unchanged, &ex, || match &f.etag {
+            Some(etag) => format!(
+                "answered {} but the resource changed anyway: its ETag {etag} is now {}",
+                ex.status,
+                shown(after.header(&header::ETAG))
+            ),
+            None => format!("answered {} but GET {} shows different content afterwards", ex.status, f.path),
         }))
     }
 
@@ -534,8 +941,12 @@ impl<'a> Run<'a> {
         Ok(Some(self.client.send(req).await?))
     }
 
+    fn no_protected_path(&self) -> String {
+        "no path the probe reads answered 401 without credentials".into()
+    }
+
     async fn unauthorized(&mut self) -> Checked {
-        let Some(ex) = self.challenge(None).await? else { return Ok(skip("no path asked for credentials")) };
+        let Some(ex) = self.challenge(None).await? else { return Ok(skip(self.no_protected_path())) };
         Ok(match ex.header(&header::WWW_AUTHENTICATE).map(grammar::www_authenticate) {
             None => fail(&ex, "401 without WWW-Authenticate"),
             Some(Err(e)) => fail(&ex, e),
@@ -543,26 +954,26 @@ impl<'a> Run<'a> {
         })
     }
 
-    async fn realm(&mut self) -> Checked {
-        let Some(ex) = self.challenge(None).await? else { return Ok(skip("no path asked for credentials")) };
+    async fn bearer(&mut self) -> Checked {
+        let Some(ex) = self.challenge(None).await? else { return Ok(skip(self.no_protected_path())) };
         let Some(Ok(challenges)) = ex.header(&header::WWW_AUTHENTICATE).map(grammar::www_authenticate) else {
-            return Ok(fail(&ex, "no readable WWW-Authenticate"));
+            return Ok(skip("the 401 carried no WWW-Authenticate that parses (see the 401 check)"));
         };
         let Some(bearer) = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("bearer")) else {
-            return Ok(fail(
-                &ex,
-                format!("no Bearer challenge among {:?}", challenges.iter().map(|c| &c.scheme).collect::<Vec<_>>()),
-            ));
+            let schemes: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
+            return Ok(fail(&ex, format!("no Bearer challenge; the schemes offered are {}", listed(&schemes))));
         };
-        if bearer.param("realm").is_none() {
-            return Ok(fail(&ex, "the Bearer challenge has no realm"));
-        }
-        Ok(judged(bearer.param("error").is_none(), &ex, || "an error attribute although no token was sent".into()))
+        Ok(judged(bearer.param("error").is_none(), &ex, || {
+            format!(
+                "the challenge carries error=\"{}\" although no token was sent",
+                bearer.param("error").unwrap_or_default()
+            )
+        }))
     }
 
     async fn invalid_token(&mut self) -> Checked {
         let Some(ex) = self.challenge(Some("statuskit-probe-not-a-token")).await? else {
-            return Ok(skip("no path asked for credentials"));
+            return Ok(skip(self.no_protected_path()));
         };
         if ex.status != status::UNAUTHORIZED.code.as_u16() {
             return Ok(fail(&ex, format!("an unknown token was answered {}", ex.status)));
@@ -571,16 +982,22 @@ impl<'a> Run<'a> {
             .header(&header::WWW_AUTHENTICATE)
             .and_then(|v| grammar::www_authenticate(v).ok())
             .and_then(|cs| cs.into_iter().find_map(|c| c.param("error").map(str::to_owned)));
-        Ok(judged(error.as_deref() == Some("invalid_token"), &ex, || format!("challenge error is {error:?}")))
+        Ok(judged(error.as_deref() == Some("invalid_token"), &ex, || match &error {
+            Some(e) => format!("the challenge's error is \"{e}\", not \"invalid_token\""),
+            None => "the challenge has no error attribute".into(),
+        }))
     }
 
     async fn length_required(&mut self) -> Checked {
-        let Some(c) = self.collection() else { return Ok(skip("no collection takes a body")) };
+        let Some(c) = self.collection() else { return Ok(skip(self.no_collection())) };
         if !self.client.url(&c.path).starts_with("http://") {
-            return Ok(skip("raw requests need http://"));
+            return Ok(skip("this check writes its request on a plain TCP socket, so it runs on http:// URLs only"));
         }
         let body = self.sample_body(c);
         let ex = self.client.raw(&Method::POST, &c.path, &[(header::CONTENT_TYPE, mime::JSON)], &body).await?;
+        if let Some(v) = self.credentials(&ex) {
+            return Ok(v);
+        }
         if ex.status != status::LENGTH_REQUIRED.code.as_u16() {
             return Ok(fail(&ex, format!("a body without Content-Length was answered {}", ex.status)));
         }
@@ -592,11 +1009,11 @@ impl<'a> Run<'a> {
         let seen = self.client.exchanges().into_iter().find(|e| e.status == too_many && !e.request.contains("(raw)"));
         let (limited, path) = match seen {
             Some(ex) => {
-                let path = ex.request.split_once(' ').map(|(_, p)| p.to_owned()).unwrap_or_default();
+                let path = path_of(&ex.request).to_owned();
                 (ex, path)
             }
             None => {
-                let Some(path) = self.readable().await? else { return Ok(skip("no path answered GET with 2xx")) };
+                let Some(path) = self.readable().await? else { return Ok(skip(self.nothing_readable())) };
                 let mut hit = None;
                 for _ in 0..self.config.rate_limit_requests {
                     let ex = self.client.send(Req::new(Method::GET, &path)).await?;
@@ -609,7 +1026,7 @@ impl<'a> Run<'a> {
                     Some(ex) => (ex, path),
                     None => {
                         return Ok(skip(format!(
-                            "no 429 reached within {} requests to GET {path}",
+                            "no 429 reached within {} requests to GET {path} (raise --rate-limit-requests)",
                             self.config.rate_limit_requests
                         )))
                     }
@@ -625,7 +1042,7 @@ impl<'a> Run<'a> {
         };
         if wait > self.config.max_wait {
             return Ok(skip(format!(
-                "Retry-After asks for {}s, more than the {}s the probe waits",
+                "Retry-After asks for {}s, more than the {}s the probe waits (--max-wait)",
                 wait.as_secs(),
                 self.config.max_wait.as_secs()
             )));
@@ -640,32 +1057,36 @@ impl<'a> Run<'a> {
     }
 
     fn problem_bodies(&self) -> Verdict {
+        // Once per distinct request and status: the 429 check's repeats are one request.
+        let mut seen = BTreeSet::new();
         let errors: Vec<Exchange> = self
             .client
             .exchanges()
             .into_iter()
             .filter(|e| is_error(e.status) && !e.request.starts_with("HEAD "))
+            .filter(|e| seen.insert((e.request.clone(), e.status)))
             .collect();
         if errors.is_empty() {
             return skip("no 4xx or 5xx answer was received");
         }
-        let wrong: Vec<String> = errors
-            .iter()
-            .filter_map(|e| is_problem(e).err().map(|why| format!("{} → {}: {why}", e.request, e.status)))
-            .collect();
-        let n = wrong.len();
-        match wrong.into_iter().take(5).reduce(|a, b| format!("{a}; {b}")) {
-            None => Verdict {
+        let wrong: Vec<(&Exchange, String)> =
+            errors.iter().filter_map(|e| is_problem(e).err().map(|why| (e, why))).collect();
+        let Some((first, _)) = wrong.first() else {
+            return Verdict {
                 outcome: Outcome::Pass,
                 reached: None,
-                request: Some(format!("{} error answers", errors.len())),
-            },
-            Some(list) => Verdict {
-                outcome: Outcome::Fail(format!("{n} of {} error answers: {list}", errors.len())),
-                reached: None,
-                request: None,
-            },
-        }
+                request: Some(format!("{} distinct error answers", errors.len())),
+            };
+        };
+        let shown: Vec<String> =
+            wrong.iter().take(5).map(|(e, why)| format!("{} → {}: {why}", e.request, e.status)).collect();
+        let more = if wrong.len() > 5 { format!("; and {} more", wrong.len() - 5) } else { String::new() };
+        let mut v = fail(
+            first,
+            format!("{} of {} distinct error answers: {}{more}", wrong.len(), errors.len(), shown.join("; ")),
+        );
+        v.reached = None;
+        v
     }
 
     fn grammar(&self, name: &http::HeaderName, parse: impl Fn(&str) -> Result<(), String>) -> Verdict {
@@ -700,7 +1121,7 @@ fn is_problem(ex: &Exchange) -> Result<(), String> {
         let status = ex.json().and_then(|b| b.get("status").and_then(Value::as_u64));
         return match status {
             Some(s) if s == u64::from(ex.status) => Ok(()),
-            Some(s) => Err(format!("problem status {s} differs from the HTTP status")),
+            Some(s) => Err(format!("the problem's status {s} differs from the HTTP status")),
             None => Err("problem+json without a numeric `status`".into()),
         };
     }
@@ -712,19 +1133,23 @@ fn is_problem(ex: &Exchange) -> Result<(), String> {
             Err("problem+xml whose <status> differs from the HTTP status".into())
         };
     }
-    Err(format!("body is `{}`, not a problem", if kind.is_empty() { "untyped" } else { &kind }))
+    Err(format!("the body is {}, not a problem", body_kind(ex)))
 }
 
 fn snippet(ex: &Exchange) -> String {
     String::from_utf8_lossy(&ex.body).chars().take(160).collect()
 }
 
-/// The path (or absolute URL) a `Location` names, resolved against `base`.
-fn resolve_location(base: &str, location: &str) -> String {
+/// The path a `Location` names: resolved against the collection `from`, and cut to its path when
+/// it is an absolute URL on the API itself (`base`).
+fn resolve_location(base: &str, from: &str, location: &str) -> String {
+    if let Some(path) = location.strip_prefix(base).filter(|p| p.starts_with('/')) {
+        return path.to_owned();
+    }
     if location.starts_with('/') || location.starts_with("http://") || location.starts_with("https://") {
         location.to_owned()
     } else {
-        format!("{}/{location}", base.trim_end_matches('/'))
+        format!("{}/{location}", from.trim_end_matches('/'))
     }
 }
 
@@ -743,8 +1168,22 @@ mod tests {
         assert!(is_problem(&ex).is_err());
         h.insert(header::CONTENT_TYPE, "text/html".parse().unwrap());
         let ex = Exchange { request: "GET /".into(), status: 404, headers: h, body: b"<p>".to_vec() };
-        assert!(is_problem(&ex).unwrap_err().contains("text/html"));
-        assert_eq!(resolve_location("/v1/c", "/v1/c/1"), "/v1/c/1");
-        assert_eq!(resolve_location("/v1/c", "1"), "/v1/c/1");
+        assert_eq!(is_problem(&ex).unwrap_err(), "the body is text/html, not a problem");
+        let empty = Exchange { request: "GET /".into(), status: 405, headers: http::HeaderMap::new(), body: vec![] };
+        assert_eq!(is_problem(&empty).unwrap_err(), "the body is empty, not a problem");
+    }
+
+    #[test]
+    fn locations_and_words() {
+        assert_eq!(resolve_location("http://h", "/v1/c", "/v1/c/1"), "/v1/c/1");
+        assert_eq!(resolve_location("http://h", "/v1/c", "1"), "/v1/c/1");
+        assert_eq!(resolve_location("http://h:1", "/c/", "http://h:1/c/2/"), "/c/2/");
+        assert_eq!(resolve_location("http://h:1", "/c/", "https://other/c/2"), "https://other/c/2");
+        assert_eq!(listed(&["PUT", "PATCH", "DELETE"]), "PUT, PATCH and DELETE");
+        assert_eq!(listed(&["PUT"]), "PUT");
+        assert_eq!(shown(None), "none");
+        assert_eq!(shown(Some("\"a\"")), "`\"a\"`");
+        assert_eq!(path_of("POST /x (raw)"), "/x");
+        assert_eq!(path_of("GET /x/1"), "/x/1");
     }
 }
