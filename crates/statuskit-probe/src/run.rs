@@ -907,7 +907,13 @@ impl<'a> Run<'a> {
             ));
         }
         if ex.status != precondition_failed && f.etag.is_some() {
-            return Ok(fail(&ex, format!("If-Match: {value} answered {}, not 412", ex.status)));
+            return Ok(fail(
+                &ex,
+                format!(
+                    "If-Match: {value} answered {}, not 412 (the API has ETags; contract §1 row 412 answers 412)",
+                    ex.status
+                ),
+            ));
         }
         if !is_error(ex.status) {
             return Ok(fail(&ex, format!("If-Match: {value} answered {}, neither 412 nor a refusal", ex.status)));

@@ -123,6 +123,42 @@ async fn without_a_token_the_checks_that_need_one_skip_and_say_so() {
 }
 
 #[tokio::test]
+async fn with_a_read_only_token_the_writes_skip_naming_the_scope() {
+    let app = spawn_app().await;
+    let read_only = app.password_token(common::ADMIN_USER, common::ADMIN_PASSWORD, Some("customers:read")).await;
+    let config = Config {
+        token: Some(read_only),
+        openapi: Some("/openapi.json".into()),
+        rate_limit_requests: 0,
+        ..Config::new(&app.base)
+    };
+    let report = run(config).await;
+    let table = report.render(Format::Table);
+    assert!(!report.failed(), "{table}");
+    for id in ["415", "400", "422", "201", "411"] {
+        match outcome(&report, id) {
+            Outcome::Skip(why) => {
+                assert_eq!(why, "POST /v1/customers answered 403: it needs a token with scope customers:write", "{id}")
+            }
+            other => panic!("{id}: {other:?}\n{table}"),
+        }
+    }
+    for id in ["204-404", "etag", "412-stale", "412-weak"] {
+        match outcome(&report, id) {
+            Outcome::Skip(why) => assert!(
+                why.starts_with("the create step could not run: POST /v1/customers answered 403"),
+                "{id}: {why}"
+            ),
+            other => panic!("{id}: {other:?}\n{table}"),
+        }
+    }
+    // What a read-only token can read is still checked.
+    for id in ["head", "404", "405", "200-inm", "401", "problem"] {
+        assert_eq!(outcome(&report, id), &Outcome::Pass, "{id}\n{table}");
+    }
+}
+
+#[tokio::test]
 async fn exit_codes_say_passed_failed_or_could_not_run() {
     // 2: nothing answers at the base URL: one line on stderr, no report.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
