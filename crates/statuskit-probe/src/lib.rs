@@ -214,6 +214,32 @@ mod tests {
         assert!(parse_openapi(b"<html></html>", "x").unwrap_err().0.contains("no `paths`"));
     }
 
+    /// A server that answers one request (the probe's first contact) and then stops listening.
+    async fn answers_once() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            drop(listener);
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn an_api_that_stops_answering_is_an_error_not_findings() {
+        let base = answers_once().await;
+        let config = Config { paths: vec!["/x".into()], ..Config::new(&base) };
+        let e = probe(&config, &ProgressBar::hidden()).await.unwrap_err();
+        assert!(e.0.starts_with("the API stopped answering during the `head` check: "), "{e}");
+        let nobody = Config::new(&format!("http://{}", "127.0.0.1:1"));
+        let e = probe(&nobody, &ProgressBar::hidden()).await.unwrap_err();
+        assert!(e.0.starts_with("cannot reach http://127.0.0.1:1: "), "{e}");
+    }
+
     #[test]
     fn unknown_check_ids_are_refused() {
         assert!(Config::parse_only("404, 405").is_ok());
