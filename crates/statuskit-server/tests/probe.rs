@@ -87,7 +87,7 @@ async fn without_rate_limit_requests_only_the_429_check_skips_and_says_why() {
     let report = run(config).await;
     all_pass_except(
         &report,
-        &[("429", "no 429 reached within 200 requests"), ("grammar-retry-after", "no answer carried retry-after")],
+        &[("429", "no 429 reached within 200 requests"), ("grammar-retry-after", "no answer carried Retry-After")],
     );
 }
 
@@ -267,7 +267,7 @@ async fn https_with_a_ca_of_our_own_with_cacert_or_insecure() {
         &[
             ("411", "http:// URLs only"),
             ("429", "no 429 reached within 0 requests"),
-            ("grammar-retry-after", "no answer carried retry-after"),
+            ("grammar-retry-after", "no answer carried Retry-After"),
         ],
     );
     assert!(!report.render(Format::Table).contains("WARNING"));

@@ -467,14 +467,14 @@ impl<'a> Run<'a> {
             CheckId::LengthRequired => self.length_required().await,
             CheckId::TooManyRequests => self.too_many_requests().await,
             CheckId::ProblemBodies => Ok(self.problem_bodies()),
-            CheckId::EtagGrammar => Ok(self.grammar(&header::ETAG, |v| grammar::etag(v.as_bytes()))),
-            CheckId::AllowGrammar => Ok(self.grammar(&header::ALLOW, |v| grammar::allow(v).map(|_| ()))),
+            CheckId::EtagGrammar => Ok(self.grammar(&header::ETAG, "ETag", |v| grammar::etag(v.as_bytes()))),
+            CheckId::AllowGrammar => Ok(self.grammar(&header::ALLOW, "Allow", |v| grammar::allow(v).map(|_| ()))),
             CheckId::RetryAfterGrammar => {
-                Ok(self.grammar(&header::RETRY_AFTER, |v| grammar::retry_after(v.as_bytes()).map(|_| ())))
+                Ok(self
+                    .grammar(&header::RETRY_AFTER, "Retry-After", |v| grammar::retry_after(v.as_bytes()).map(|_| ())))
             }
-            CheckId::WwwAuthenticateGrammar => {
-                Ok(self.grammar(&header::WWW_AUTHENTICATE, |v| grammar::www_authenticate(v).map(|_| ())))
-            }
+            CheckId::WwwAuthenticateGrammar => Ok(self
+                .grammar(&header::WWW_AUTHENTICATE, "WWW-Authenticate", |v| grammar::www_authenticate(v).map(|_| ()))),
         }
     }
 }

@@ -36,7 +36,13 @@ impl Run<'_> {
         v
     }
 
-    pub(super) fn grammar(&self, name: &http::HeaderName, parse: impl Fn(&str) -> Result<(), String>) -> Verdict {
+    /// Every value of `name` received parses; `shown` is the field's name as the RFC writes it.
+    pub(super) fn grammar(
+        &self,
+        name: &http::HeaderName,
+        shown: &str,
+        parse: impl Fn(&str) -> Result<(), String>,
+    ) -> Verdict {
         let mut seen = 0;
         for e in self.client.exchanges() {
             for v in e.headers.get_all(name) {
@@ -48,7 +54,7 @@ impl Run<'_> {
             }
         }
         if seen == 0 {
-            return skip(format!("no answer carried {name}"));
+            return skip(format!("no answer carried {shown}"));
         }
         Verdict { outcome: Outcome::Pass, reached: None, request: Some(format!("{seen} values")) }
     }
