@@ -56,7 +56,8 @@ pub enum Command {
         #[arg(long, default_value = "markdown")]
         format: String,
     },
-    /// Check a live API against the status contract.
+    /// Check a live API (http:// or https://) against the status contract. Exits 0 when every
+    /// check passed or was skipped, 1 when one failed, 2 when the probe could not run.
     Probe(ProbeArgs),
 }
 
@@ -68,7 +69,7 @@ pub struct ProbeArgs {
     /// Bearer token sent with every request (except those testing credentials).
     #[arg(long, env = "STATUSKIT_PROBE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// OpenAPI document (3.x or Swagger 2.0): a path on the API, a URL or a file.
+    /// OpenAPI document (3.x or Swagger 2.0, JSON or YAML): a path on the API, a URL or a file.
     #[arg(long)]
     pub openapi: Option<String>,
     /// A path to read (GET); repeat for more.
