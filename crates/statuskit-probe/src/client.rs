@@ -39,6 +39,8 @@ pub struct Client {
     base: String,
     token: Option<String>,
     inner: reqwest::Client,
+    /// TLS for [`Client::raw`] on an `https://` base URL.
+    raw_tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     log: Mutex<Vec<Exchange>>,
 }
 
@@ -152,7 +154,8 @@ impl Client {
             }
         }
         let inner = builder.build().map_err(|e| TransportError(describe(&e)))?;
-        Ok(Client { base: base.trim_end_matches('/').to_owned(), token, inner, log: Mutex::new(Vec::new()) })
+        let raw_tls = crate::raw_tls::config(tls)?;
+        Ok(Client { base: base.trim_end_matches('/').to_owned(), token, inner, raw_tls, log: Mutex::new(Vec::new()) })
     }
 
     /// The base URL, without a trailing slash.
@@ -221,10 +224,13 @@ impl Client {
         body: &[u8],
     ) -> Result<Exchange, TransportError> {
         let err = |e: &dyn std::fmt::Display| TransportError(format!("raw {method} {path}: {e}"));
-        let authority = self
-            .base
-            .strip_prefix("http://")
-            .ok_or_else(|| TransportError("raw requests need an http:// base URL".into()))?;
+        let (tls, authority) = match (self.base.strip_prefix("https://"), self.base.strip_prefix("http://")) {
+            (Some(a), _) => (true, a),
+            (None, Some(a)) => (false, a),
+            (None, None) => {
+                return Err(TransportError(format!("raw requests need an http(s):// base URL, not {}", self.base)))
+            }
+        };
         let authority = authority.split('/').next().unwrap_or(authority);
         let mut head = format!("{method} {path} HTTP/1.1\r\n{}: {authority}\r\n", header::HOST);
         if let Some(t) = &self.token {
@@ -234,31 +240,20 @@ impl Client {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str(&format!("{}: close\r\n\r\n", header::CONNECTION));
-        let mut stream = tokio::net::TcpStream::connect(authority).await.map_err(|e| err(&e))?;
-        stream.write_all(head.as_bytes()).await.map_err(|e| err(&e))?;
-        stream.write_all(body).await.map_err(|e| err(&e))?;
-        let mut buf = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(10), async {
-            let mut chunk = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut chunk).await?;
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                if head_end(&buf).is_some_and(|end| buf.len() >= end + declared_length(&buf[..end])) {
-                    break;
-                }
-            }
-            Ok::<_, std::io::Error>(())
-        })
-        .await;
-        match read {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(err(&e)),
-            Err(_) if head_end(&buf).is_some() => {}
-            Err(_) => return Err(err(&"no response within 10 s")),
-        }
+        let connect = if authority.contains(':') {
+            authority.to_owned()
+        } else {
+            format!("{authority}:{}", if tls { 443 } else { 80 })
+        };
+        let tcp = tokio::net::TcpStream::connect(&connect).await.map_err(|e| err(&e))?;
+        let buf = if tls {
+            let name = crate::raw_tls::server_name(&connect)?;
+            let connector = tokio_rustls::TlsConnector::from(self.raw_tls.clone());
+            let stream = connector.connect(name, tcp).await.map_err(|e| err(&describe(&e)))?;
+            roundtrip(stream, head.as_bytes(), body).await.map_err(|e| err(&e))?
+        } else {
+            roundtrip(tcp, head.as_bytes(), body).await.map_err(|e| err(&e))?
+        };
         let ex = parse_response(&format!("{method} {path} (raw)"), &buf).ok_or_else(|| err(&"unreadable response"))?;
         self.log.lock().expect("log lock").push(ex.clone());
         Ok(ex)
@@ -267,6 +262,41 @@ impl Client {
     /// Every exchange so far.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.log.lock().expect("log lock").clone()
+    }
+}
+
+/// Writes `head` and `body` on `stream` and reads one response (whole, or its head when the body
+/// does not come within 10 s).
+async fn roundtrip<S>(mut stream: S, head: &[u8], body: &[u8]) -> Result<Vec<u8>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    stream.write_all(head).await.map_err(|e| e.to_string())?;
+    stream.write_all(body).await.map_err(|e| e.to_string())?;
+    stream.flush().await.map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if head_end(&buf).is_some_and(|end| buf.len() >= end + declared_length(&buf[..end])) {
+                break;
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+    match read {
+        Ok(Ok(())) => Ok(buf),
+        // A TLS peer that closes without close_notify: what came is what counts.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof && head_end(&buf).is_some() => Ok(buf),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) if head_end(&buf).is_some() => Ok(buf),
+        Err(_) => Err("no response within 10 s".into()),
     }
 }
 

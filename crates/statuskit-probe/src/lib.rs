@@ -29,6 +29,7 @@
 pub mod check;
 pub mod client;
 pub mod grammar;
+mod raw_tls;
 pub mod report;
 mod run;
 pub mod target;

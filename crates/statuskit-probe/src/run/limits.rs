@@ -5,9 +5,6 @@ use super::*;
 impl Run<'_> {
     pub(super) async fn length_required(&mut self) -> Checked {
         let Some(c) = self.collection() else { return Ok(skip(self.no_collection())) };
-        if !self.client.url(&c.path).starts_with("http://") {
-            return Ok(skip("this check writes its request on a plain TCP socket, so it runs on http:// URLs only"));
-        }
         let body = self.sample_body(c);
         let ex = self.client.raw(&Method::POST, &c.path, &[(header::CONTENT_TYPE, mime::JSON)], &body).await?;
         if let Some(v) = self.credentials(&ex) {
