@@ -231,8 +231,10 @@ impl Client {
                 return Err(TransportError(format!("raw requests need an http(s):// base URL, not {}", self.base)))
             }
         };
-        let authority = authority.split('/').next().unwrap_or(authority);
-        let mut head = format!("{method} {path} HTTP/1.1\r\n{}: {authority}\r\n", header::HOST);
+        // A base URL with a path (`https://host/api`) prefixes the request-target, as in `url`.
+        let (authority, prefix) = authority.split_once('/').map_or((authority, ""), |(a, p)| (a, p));
+        let target = if prefix.is_empty() { path.to_owned() } else { format!("/{prefix}{path}") };
+        let mut head = format!("{method} {target} HTTP/1.1\r\n{}: {authority}\r\n", header::HOST);
         if let Some(t) = &self.token {
             head.push_str(&format!("{}: Bearer {t}\r\n", header::AUTHORIZATION));
         }
@@ -339,5 +341,24 @@ mod tests {
         assert_eq!(ex.body, b"{}");
         assert_eq!(ex.headers["x-a"], "b");
         assert!(parse_response("x", b"HTTP/1.1 200 OK\r\n").is_none());
+    }
+
+    #[tokio::test]
+    async fn raw_requests_keep_the_base_urls_path_and_send_no_length() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/api", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut seen = vec![0u8; 4096];
+            let n = socket.read(&mut seen).await.unwrap();
+            socket.write_all(b"HTTP/1.1 411 Length Required\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+            String::from_utf8_lossy(&seen[..n]).into_owned()
+        });
+        let client = Client::new(&base, None, Duration::from_secs(5), &Tls::default()).unwrap();
+        let ex = client.raw(&Method::POST, "/things", &[], b"{}").await.unwrap();
+        assert_eq!((ex.status, ex.request.as_str()), (411, "POST /things (raw)"));
+        let request = server.await.unwrap();
+        assert!(request.starts_with("POST /api/things HTTP/1.1\r\n"), "{request}");
+        assert!(!request.to_ascii_lowercase().contains("content-length"), "{request}");
     }
 }
