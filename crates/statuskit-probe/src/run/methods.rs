@@ -78,8 +78,13 @@ impl Run<'_> {
         }
         let mut last = None;
         let mut wrong = Vec::new();
+        let mut refused = None;
         for p in &paths {
             let ex = self.client.send(Req::new(Method::OPTIONS, p)).await?;
+            if let Some(v) = self.credentials(&ex) {
+                refused.get_or_insert(v);
+                continue;
+            }
             match ex.header(&header::ALLOW).map(grammar::allow) {
                 _ if !is_success(ex.status) => wrong.push(format!("OPTIONS {p} answered {}", ex.status)),
                 None => wrong.push(format!("OPTIONS {p} sent no Allow")),
@@ -88,8 +93,12 @@ impl Run<'_> {
             }
             last = Some(ex);
         }
-        let last = last.expect("at least one path");
-        Ok(judged(wrong.is_empty(), &last, || wrong.join("; ")))
+        // Paths that asked for credentials say so, unless another path answered.
+        Ok(match (last, refused) {
+            (Some(last), _) => judged(wrong.is_empty(), &last, || wrong.join("; ")),
+            (None, Some(refused)) => refused,
+            (None, None) => skip(self.nothing_readable()),
+        })
     }
 
     /// Documented methods an `Allow` leaves out, if the document lists the path.

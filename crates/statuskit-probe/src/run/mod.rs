@@ -151,6 +151,8 @@ pub(crate) struct Run<'a> {
     live: Option<Vec<String>>,
     /// The live reads whose GET answered JSON (`application/json` or `…+json`).
     json_reads: Vec<String>,
+    /// What the first read answered 401 or 403 needs (a token, a scope), in words.
+    read_refused: Option<String>,
     protected: Option<Option<String>>,
     created: Option<String>,
 }
@@ -169,6 +171,7 @@ impl<'a> Run<'a> {
             validated: None,
             live: None,
             json_reads: Vec::new(),
+            read_refused: None,
             protected: None,
             created: None,
         }
@@ -347,8 +350,13 @@ impl<'a> Run<'a> {
                         self.json_reads.push(p.clone());
                     }
                     live.push(p.clone());
-                } else if ex.status == status::UNAUTHORIZED.code.as_u16() && self.protected.is_none() {
-                    self.protected = Some(Some(p.clone()));
+                } else {
+                    if ex.status == status::UNAUTHORIZED.code.as_u16() && self.protected.is_none() {
+                        self.protected = Some(Some(p.clone()));
+                    }
+                    if self.read_refused.is_none() {
+                        self.read_refused = self.credential_needed(&ex);
+                    }
                 }
             }
             self.live = Some(live);
@@ -379,6 +387,8 @@ impl<'a> Run<'a> {
     fn nothing_readable(&self) -> String {
         if self.targets.reads.is_empty() {
             "no path to read: give --openapi or --path".into()
+        } else if let Some(why) = &self.read_refused {
+            format!("no path answered GET with 2xx: {why}")
         } else {
             format!("no path answered GET with 2xx (tried {})", listed(&self.targets.reads))
         }
