@@ -246,7 +246,8 @@ mod tests {
 
     #[test]
     fn garbage_never_panics_and_keeps_what_parsed() {
-        for s in ["", ",,,", "=", "Bearer realm=\"unterminated", "Bearer realm=", "Bearer ===", "\"x\"", "Bearer a=b c"] {
+        for s in ["", ",,,", "=", "Bearer realm=\"unterminated", "Bearer realm=", "Bearer ===", "\"x\"", "Bearer a=b c"]
+        {
             let _ = Challenge::parse_all(s);
         }
         let c = Challenge::parse_all("Bearer realm=\"x\", error=\"unterminated");

@@ -317,8 +317,9 @@ impl ClientBuilder {
         let tokens = match self.credentials {
             None => None,
             Some(credentials) => {
-                let token_url =
-                    base.join(&self.token_path).map_err(|source| Error::Url { url: self.token_path.clone(), source })?;
+                let token_url = base
+                    .join(&self.token_path)
+                    .map_err(|source| Error::Url { url: self.token_path.clone(), source })?;
                 Some(Tokens::new(
                     token_url,
                     self.client_id.unwrap_or_default(),

@@ -222,7 +222,12 @@ pub struct StatusError {
 impl fmt::Display for StatusError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let reason = http::StatusCode::from_u16(self.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-        write!(f, "{} {reason} ({}, not a problem body)", self.status, self.content_type.as_deref().unwrap_or("no Content-Type"))?;
+        write!(
+            f,
+            "{} {reason} ({}, not a problem body)",
+            self.status,
+            self.content_type.as_deref().unwrap_or("no Content-Type")
+        )?;
         if !self.body_start.is_empty() {
             write!(f, ": {:?}", self.body_start)?;
         }

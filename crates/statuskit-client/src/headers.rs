@@ -99,8 +99,11 @@ fn items(value: &str) -> Option<Vec<(String, Vec<(String, i64)>)>> {
     for entry in list {
         let sfv::ListEntry::Item(item) = entry else { return None };
         let name = item.bare_item.as_string()?.as_str().to_owned();
-        let params =
-            item.params.iter().filter_map(|(k, v)| v.as_integer().map(|i| (k.as_str().to_owned(), i64::from(i)))).collect();
+        let params = item
+            .params
+            .iter()
+            .filter_map(|(k, v)| v.as_integer().map(|i| (k.as_str().to_owned(), i64::from(i))))
+            .collect();
         out.push((name, params));
     }
     (!out.is_empty()).then_some(out)

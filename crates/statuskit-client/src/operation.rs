@@ -211,7 +211,8 @@ impl Operation {
             .send()
             .await?;
         if answer.status() == StatusCode::SEE_OTHER {
-            let result = answer.location().ok_or_else(|| Error::NoMonitor { body_start: "303 without Location".into() })?;
+            let result =
+                answer.location().ok_or_else(|| Error::NoMonitor { body_start: "303 without Location".into() })?;
             tracing::info!(monitor = %self.monitor, result = %result, "operation finished; following 303");
             let left = self.deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
             let r = self.client.get(result.as_str()).time_budget(left).send().await?;
@@ -224,7 +225,8 @@ impl Operation {
             return Ok(OperationEvent::Done(answer));
         }
         let body: serde_json::Value = serde_json::from_slice(answer.body()).unwrap_or_default();
-        let status = body.get("status").and_then(|s| s.as_str()).map_or(OperationStatus::Running, OperationStatus::parse);
+        let status =
+            body.get("status").and_then(|s| s.as_str()).map_or(OperationStatus::Running, OperationStatus::parse);
         let percent = body
             .get("progress")
             .or_else(|| body.get("percentComplete"))
@@ -241,7 +243,8 @@ impl Operation {
             }
             OperationStatus::Succeeded => {
                 self.done = true;
-                let target = body.get("resourceLocation").and_then(|v| v.as_str()).and_then(|l| self.monitor.join(l).ok());
+                let target =
+                    body.get("resourceLocation").and_then(|v| v.as_str()).and_then(|l| self.monitor.join(l).ok());
                 match target {
                     Some(t) => Ok(OperationEvent::Done(self.client.get(t.as_str()).send().await?)),
                     None => Ok(OperationEvent::Done(answer)),

@@ -59,7 +59,13 @@ impl Pacer {
     }
 
     /// Learns from an answer (or, with `None`, from an attempt that got none).
-    pub(crate) fn observe(&self, host: &str, method: &Method, headers: Option<&HeaderMap>, retry_after: Option<Duration>) {
+    pub(crate) fn observe(
+        &self,
+        host: &str,
+        method: &Method,
+        headers: Option<&HeaderMap>,
+        retry_after: Option<Duration>,
+    ) {
         let now = Instant::now();
         let mut states = self.states.lock().expect("pacer lock");
         let key = (host.to_owned(), kind(method));
@@ -72,11 +78,8 @@ impl Pacer {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .is_some_and(|age| age > 0);
-        let limit = if cached {
-            None
-        } else {
-            headers.get("ratelimit").and_then(|v| v.to_str().ok()).and_then(parse_limit)
-        };
+        let limit =
+            if cached { None } else { headers.get("ratelimit").and_then(|v| v.to_str().ok()).and_then(parse_limit) };
         if limit.is_none() && retry_after.is_none() {
             return;
         }
@@ -101,6 +104,11 @@ impl Pacer {
             }
             if s.remaining > 0 {
                 s.next_slot = now;
+            } else {
+                // Spent: the next request fits one interval after this answer (GCRA refills
+                // one request per `w / q`), or once the quota is back if the rate is unknown.
+                let gap = s.interval.unwrap_or_else(|| s.reset_at.saturating_duration_since(now));
+                s.next_slot = s.next_slot.max(now + gap);
             }
         }
         if let Some(wait) = retry_after {

@@ -102,7 +102,8 @@ impl RequestBuilder {
     pub fn header(self, name: &str, value: &str) -> Self {
         self.edit(|c| {
             let n = HeaderName::try_from(name).map_err(|_| Error::InvalidHeader { name: name.to_owned() })?;
-            let v = HeaderValue::try_from(value).map_err(|_| Error::InvalidHeader { name: format!("{name}: {value}") })?;
+            let v =
+                HeaderValue::try_from(value).map_err(|_| Error::InvalidHeader { name: format!("{name}: {value}") })?;
             if n == IDEMPOTENCY_KEY {
                 c.key = Some(value.to_owned());
                 return Ok(());
@@ -115,7 +116,8 @@ impl RequestBuilder {
     /// A JSON body (`Content-Type: application/json`).
     pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Self {
         self.edit(|c| {
-            let body = serde_json::to_vec(value).map_err(|source| Error::Decode { source, body_start: String::new() })?;
+            let body =
+                serde_json::to_vec(value).map_err(|source| Error::Decode { source, body_start: String::new() })?;
             c.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             c.body = Some(body.into());
             Ok(())
@@ -313,11 +315,18 @@ impl Client {
                     let retry_after = RetryAfter::from_headers(&headers);
                     let now = SystemTime::now();
                     if let Some(p) = &inner.pacer {
-                        let block = (status == StatusCode::TOO_MANY_REQUESTS).then(|| retry_after.map(|r| r.delay(now)));
+                        let block =
+                            (status == StatusCode::TOO_MANY_REQUESTS).then(|| retry_after.map(|r| r.delay(now)));
                         p.observe(&host, &call.method, Some(&headers), block.flatten());
                     }
-                    let response =
-                        Response { status, headers, body, url: Some(call.url.clone()), from_cache: false, attempts: attempt };
+                    let response = Response {
+                        status,
+                        headers,
+                        body,
+                        url: Some(call.url.clone()),
+                        from_cache: false,
+                        attempts: attempt,
+                    };
                     self.decide(&call, &host, response, cached, &held, &mut refreshed, &mut retries, retry_after, now)
                         .await?
                 }
@@ -391,8 +400,15 @@ impl Client {
                     None
                 };
                 if let Some(limit) = limit {
-                    let problem = Problem::from_response(status.as_u16(), response.headers(), response.body()).map(Box::new);
-                    return Ok(Next::Fail(Error::RetryAfterTooLong { status: status.as_u16(), until, wait, limit, problem }));
+                    let problem =
+                        Problem::from_response(status.as_u16(), response.headers(), response.body()).map(Box::new);
+                    return Ok(Next::Fail(Error::RetryAfterTooLong {
+                        status: status.as_u16(),
+                        until,
+                        wait,
+                        limit,
+                        problem,
+                    }));
                 }
                 if response.attempts >= inner.settings.max_attempts {
                     return Ok(Next::Return(response));

@@ -48,7 +48,8 @@ impl Response {
     /// # Errors
     /// [`Error::Decode`] when it is not the JSON `T` expects.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|source| Error::Decode { source, body_start: body_start(&self.body) })
+        serde_json::from_slice(&self.body)
+            .map_err(|source| Error::Decode { source, body_start: body_start(&self.body) })
     }
 
     /// The URL this answer came from.

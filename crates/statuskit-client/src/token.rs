@@ -173,7 +173,10 @@ impl Tokens {
                 // can be replayed.
                 Err(Error::OAuth(e))
                     if e.error == OAuthErrorCode::InvalidGrant
-                        && matches!(self.credentials, Credentials::Password { .. } | Credentials::ClientCredentials) =>
+                        && matches!(
+                            self.credentials,
+                            Credentials::Password { .. } | Credentials::ClientCredentials
+                        ) =>
                 {
                     tracing::info!("refresh token refused ({e}); signing in again");
                 }
@@ -210,10 +213,8 @@ impl Tokens {
         let mut call = Call::new(client, http::Method::POST, self.token_url.clone());
         call.auth = false;
         call.token_request = true;
-        call.headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
+        call.headers
+            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-www-form-urlencoded"));
         if let Some(secret) = &self.client_secret {
             call.headers.insert(http::header::AUTHORIZATION, basic(&self.client_id, secret));
         }
