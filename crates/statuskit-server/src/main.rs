@@ -12,6 +12,7 @@ async fn main() -> std::process::ExitCode {
         Command::Users { command } => statuskit_server::admin_cli::users(command).await,
         Command::Clients { command } => statuskit_server::admin_cli::clients(command).await,
         Command::Docs { format } => statuskit_server::docs::print(&format),
+        Command::Call(args) => return statuskit_server::call_cli::run(args).await,
         Command::Probe(args) => match statuskit_server::probe_cli::run(args).await {
             Ok(true) => Ok(()),
             Ok(false) => return std::process::ExitCode::FAILURE,
