@@ -92,8 +92,11 @@ pub struct PolicyItem {
     pub window: Option<i64>,
 }
 
+/// An item's name and its integer parameters.
+type NamedParams = (String, Vec<(String, i64)>);
+
 /// The items of an RFC 9651 list whose members are all sf-strings, with their integer parameters.
-fn items(value: &str) -> Option<Vec<(String, Vec<(String, i64)>)>> {
+fn items(value: &str) -> Option<Vec<NamedParams>> {
     let list: sfv::List = sfv::Parser::new(value).parse().ok()?;
     let mut out = Vec::with_capacity(list.len());
     for entry in list {

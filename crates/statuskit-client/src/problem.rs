@@ -71,6 +71,14 @@ pub struct Problem {
     pub format: ProblemFormat,
 }
 
+/// An element being read: its name (or `name` attribute), child elements, `<i>` items, text.
+struct Frame {
+    name: String,
+    members: Map<String, Value>,
+    items: Vec<Value>,
+    text: String,
+}
+
 fn text(v: Option<&Value>) -> Option<String> {
     v.and_then(Value::as_str).map(str::to_owned)
 }
@@ -132,7 +140,7 @@ impl Problem {
         config.check_end_names = true;
         // The tree under the root, as JSON values: text → string, `<i>` children → array,
         // other children → object.
-        let mut stack: Vec<(String, Map<String, Value>, Vec<Value>, String)> = Vec::new();
+        let mut stack: Vec<Frame> = Vec::new();
         let mut root: Option<Map<String, Value>> = None;
         let mut depth_guard = 0usize;
         loop {
@@ -157,43 +165,38 @@ impl Problem {
                         .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
                         .filter(|_| local == "field" || local == "member")
                         .unwrap_or(local);
-                    stack.push((name, Map::new(), Vec::new(), String::new()));
+                    stack.push(Frame { name, members: Map::new(), items: Vec::new(), text: String::new() });
                 }
                 (_, Event::Empty(e)) => {
                     let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                    let (_, map, items, _) = stack.last_mut()?;
+                    let frame = stack.last_mut()?;
                     if local == "i" {
-                        items.push(Value::Null);
+                        frame.items.push(Value::Null);
                     } else {
-                        map.insert(local, Value::Null);
+                        frame.members.insert(local, Value::Null);
                     }
                 }
                 (_, Event::Text(t)) => {
-                    let (_, _, _, buf) = stack.last_mut()?;
-                    buf.push_str(&t.unescape().ok()?);
+                    stack.last_mut()?.text.push_str(&t.unescape().ok()?);
                 }
                 (_, Event::CData(t)) => {
-                    let (_, _, _, buf) = stack.last_mut()?;
-                    buf.push_str(std::str::from_utf8(&t.into_inner()).ok()?);
+                    stack.last_mut()?.text.push_str(std::str::from_utf8(&t.into_inner()).ok()?);
                 }
                 (_, Event::End(_)) => {
                     depth_guard -= 1;
-                    let (name, map, items, buf) = stack.pop()?;
+                    let Frame { name, members, items, text } = stack.pop()?;
                     let value = if !items.is_empty() {
                         Value::Array(items)
-                    } else if !map.is_empty() {
-                        Value::Object(map)
+                    } else if !members.is_empty() {
+                        Value::Object(members)
                     } else {
-                        Value::String(buf)
+                        Value::String(text)
                     };
                     match stack.last_mut() {
                         None => root = Some(value.as_object().cloned().unwrap_or_default()),
-                        Some((_, parent, parent_items, _)) => {
-                            if name == "i" {
-                                parent_items.push(value);
-                            } else {
-                                parent.insert(name, value);
-                            }
+                        Some(parent) if name == "i" => parent.items.push(value),
+                        Some(parent) => {
+                            parent.members.insert(name, value);
                         }
                     }
                 }

@@ -244,6 +244,11 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // The token first: a failure there must not leave a pacing slot taken.
+            let held = match (&inner.tokens, call.auth) {
+                (Some(tokens), true) => Some(tokens.current(self).await?),
+                _ => None,
+            };
             if let Some(pacer) = &inner.pacer {
                 let wait = pacer.reserve(&host, &call.method);
                 if !wait.is_zero() {
@@ -259,10 +264,6 @@ impl Client {
                     tokio::time::sleep(wait).await;
                 }
             }
-            let held = match (&inner.tokens, call.auth) {
-                (Some(tokens), true) => Some(tokens.current(self).await?),
-                _ => None,
-            };
             let mut request = inner.http.request(call.method.clone(), call.url.clone()).headers(call.headers.clone());
             if let Some(h) = &held {
                 let mut v = HeaderValue::try_from(format!("Bearer {}", h.token))
