@@ -136,8 +136,17 @@ async fn call(args: &CallArgs) -> Result<Response, Failure> {
     Ok(result?)
 }
 
+/// The body for `--format json`: JSON as JSON, text as a string, anything else (an image) as
+/// `{"base64": …}`.
 fn body_value(response: &Response) -> Value {
-    serde_json::from_slice(response.body()).unwrap_or_else(|_| Value::String(response.text()))
+    use base64::Engine as _;
+    if let Ok(v) = serde_json::from_slice(response.body()) {
+        return v;
+    }
+    match std::str::from_utf8(response.body()) {
+        Ok(text) => Value::String(text.to_owned()),
+        Err(_) => json!({"base64": base64::engine::general_purpose::STANDARD.encode(response.body())}),
+    }
 }
 
 fn print_response(args: &CallArgs, response: &Response) {
