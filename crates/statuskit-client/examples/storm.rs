@@ -1,7 +1,8 @@
 //! The retry storm (`bench/storm.sh`): 200 concurrent clients create one customer each against
 //! a `statuskit serve` whose write quota is far below their demand, three ways in one run:
 //!
-//! * **naive**: bare reqwest, retrying every 429 at once (with a key, so nothing is duplicated);
+//! * **naive**: bare reqwest, retrying every 429 (and 409, 5xx, transport error) at once, with a
+//!   key so that nothing is duplicated;
 //! * **fleet**: one `statuskit_client::Client` shared by the 200 tasks (shared pacing and budget);
 //! * **independent**: 200 separate `Client`s (each learns the quota only from its own answers).
 //!
@@ -130,8 +131,10 @@ async fn naive(base: &str, clients: usize) -> Outcome {
                         Ok(429) => {
                             too_many.fetch_add(1, Ordering::Relaxed);
                         }
-                        Ok(503 | 409) | Err(_) => {}
-                        Ok(_) => {
+                        // Anything else that might pass on a second try is tried again at once too.
+                        Ok(409 | 500..) | Err(_) => {}
+                        Ok(other) => {
+                            eprintln!("naive: {other} for client {i}; giving up");
                             failed.fetch_add(1, Ordering::Relaxed);
                             break;
                         }

@@ -152,7 +152,11 @@ impl Client {
     /// The token endpoint's refusal ([`Error::OAuth`]) or any failure to reach it.
     pub async fn access_token(&self) -> Result<Option<String>, Error> {
         match &self.inner.tokens {
-            Some(t) => Ok(Some(t.current(self).await?.token.to_string())),
+            Some(t) => {
+                let held = t.current(self).await?;
+                let value = held.header.to_str().unwrap_or_default();
+                Ok(Some(value.strip_prefix("Bearer ").unwrap_or(value).to_owned()))
+            }
             None => Ok(None),
         }
     }

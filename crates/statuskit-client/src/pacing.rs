@@ -9,6 +9,7 @@
 //! of a cached answer (`Age` > 0) and malformed fields are ignored.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,19 +30,25 @@ struct State {
 /// The pacer of a client (shared by its clones).
 #[derive(Debug, Default)]
 pub(crate) struct Pacer {
-    states: Mutex<HashMap<(String, bool), State>>,
+    /// Per host: the reads' state and the writes' state.
+    states: Mutex<HashMap<String, [Option<State>; 2]>>,
+    /// Whether any server ever sent a field to pace by: until then, no lock is taken.
+    active: AtomicBool,
 }
 
-fn kind(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD)
+fn kind(method: &Method) -> usize {
+    usize::from(!matches!(*method, Method::GET | Method::HEAD))
 }
 
 impl Pacer {
     /// Reserves a place for one request; returns how long to wait before sending it.
     pub(crate) fn reserve(&self, host: &str, method: &Method) -> Duration {
+        if !self.active.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
         let now = Instant::now();
         let mut states = self.states.lock().expect("pacer lock");
-        let Some(s) = states.get_mut(&(host.to_owned(), kind(method))) else { return Duration::ZERO };
+        let Some(s) = states.get_mut(host).and_then(|k| k[kind(method)].as_mut()) else { return Duration::ZERO };
         s.in_flight += 1;
         let start = now.max(s.blocked_until);
         if s.remaining > 0 && start == now {
@@ -66,24 +73,33 @@ impl Pacer {
         headers: Option<&HeaderMap>,
         retry_after: Option<Duration>,
     ) {
-        let now = Instant::now();
-        let mut states = self.states.lock().expect("pacer lock");
-        let key = (host.to_owned(), kind(method));
-        if let Some(s) = states.get_mut(&key) {
-            s.in_flight = (s.in_flight - 1).max(0);
-        }
-        let Some(headers) = headers else { return };
-        let cached = headers
-            .get(http::header::AGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|age| age > 0);
-        let limit =
-            if cached { None } else { headers.get("ratelimit").and_then(|v| v.to_str().ok()).and_then(parse_limit) };
-        if limit.is_none() && retry_after.is_none() {
+        let limit = headers.and_then(|headers| {
+            let cached = headers
+                .get(http::header::AGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|age| age > 0);
+            if cached {
+                return None;
+            }
+            headers.get("ratelimit").and_then(|v| v.to_str().ok()).and_then(parse_limit)
+        });
+        let learn = headers.is_some() && (limit.is_some() || retry_after.is_some());
+        if !learn && !self.active.load(Ordering::Relaxed) {
             return;
         }
-        let s = states.entry(key).or_insert_with(|| State {
+        let now = Instant::now();
+        let mut states = self.states.lock().expect("pacer lock");
+        let k = kind(method);
+        if let Some(s) = states.get_mut(host).and_then(|h| h[k].as_mut()) {
+            s.in_flight = (s.in_flight - 1).max(0);
+        }
+        let Some(headers) = headers.filter(|_| learn) else { return };
+        self.active.store(true, Ordering::Relaxed);
+        if !states.contains_key(host) {
+            states.insert(host.to_owned(), [None, None]);
+        }
+        let s = states.get_mut(host).expect("just inserted")[k].get_or_insert(State {
             remaining: i64::MAX,
             in_flight: 0,
             reset_at: now,

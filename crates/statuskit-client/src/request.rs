@@ -266,10 +266,7 @@ impl Client {
             }
             let mut request = inner.http.request(call.method.clone(), call.url.clone()).headers(call.headers.clone());
             if let Some(h) = &held {
-                let mut v = HeaderValue::try_from(format!("Bearer {}", h.token))
-                    .map_err(|_| Error::InvalidHeader { name: "authorization".into() })?;
-                v.set_sensitive(true);
-                request = request.header(http::header::AUTHORIZATION, v);
+                request = request.header(http::header::AUTHORIZATION, h.header.clone());
             }
             if let Some(key) = &call.key {
                 let v = HeaderValue::try_from(key.as_str())
@@ -294,9 +291,10 @@ impl Client {
             request = request.timeout(left);
             tracing::debug!(attempt, method = %call.method, url = %call.url, "sending");
             let sent = match request.send().await {
-                Ok(r) => {
+                Ok(mut r) => {
                     let status = r.status();
-                    let headers = r.headers().clone();
+                    // Taken, not cloned: the body is all that is left to read.
+                    let headers = std::mem::take(r.headers_mut());
                     r.bytes().await.map(|body| (status, headers, body))
                 }
                 Err(e) => Err(e),

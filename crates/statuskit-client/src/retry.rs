@@ -81,12 +81,13 @@ impl Budgets {
     fn get(&self, host: &str) -> Option<Arc<TpsBudget>> {
         let s = self.settings?;
         let mut hosts = self.hosts.lock().expect("budget map lock");
-        Some(
-            hosts
-                .entry(host.to_owned())
-                .or_insert_with(|| Arc::new(TpsBudget::new(s.ttl, s.min_per_sec, s.retry_percent)))
-                .clone(),
-        )
+        // Looked up by `&str` first: the owned key is made only once per host.
+        if let Some(b) = hosts.get(host) {
+            return Some(b.clone());
+        }
+        let b = Arc::new(TpsBudget::new(s.ttl, s.min_per_sec, s.retry_percent));
+        hosts.insert(host.to_owned(), b.clone());
+        Some(b)
     }
 
     /// A success: refills.

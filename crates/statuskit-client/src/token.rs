@@ -9,7 +9,7 @@
 //! token request is never retried after a transport failure for the same reason.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -51,16 +51,17 @@ impl std::fmt::Debug for Credentials {
 
 #[derive(Debug, Default)]
 struct State {
-    access: Option<Arc<str>>,
+    /// The `Authorization` value (`Bearer …`), made once per token rather than once per request.
+    access: Option<http::HeaderValue>,
     refresh: Option<String>,
     refresh_at: Option<Instant>,
     generation: u64,
 }
 
-/// A token the client holds, with the generation that names it.
+/// A token the client holds (as its `Authorization` value), with the generation that names it.
 #[derive(Debug, Clone)]
 pub(crate) struct Held {
-    pub(crate) token: Arc<str>,
+    pub(crate) header: http::HeaderValue,
     pub(crate) generation: u64,
 }
 
@@ -103,7 +104,7 @@ impl Tokens {
         refresh_before: Duration,
     ) -> Self {
         let state = match &credentials {
-            Credentials::Bearer(t) => State { access: Some(t.as_str().into()), ..State::default() },
+            Credentials::Bearer(t) => State { access: authorization(t), ..State::default() },
             _ => State::default(),
         };
         Tokens {
@@ -126,11 +127,11 @@ impl Tokens {
 
     fn fresh(&self) -> Option<Held> {
         let s = self.state.lock().expect("token lock");
-        let token = s.access.clone()?;
+        let header = s.access.clone()?;
         if s.refresh_at.is_some_and(|at| Instant::now() >= at) {
             return None;
         }
-        Some(Held { token, generation: s.generation })
+        Some(Held { header, generation: s.generation })
     }
 
     /// A token to send: the one held if it is fresh, else a new one (one refresh at a time).
@@ -152,8 +153,8 @@ impl Tokens {
         {
             let s = self.state.lock().expect("token lock");
             if s.generation != generation {
-                if let Some(token) = s.access.clone() {
-                    return Ok(Some(Held { token, generation: s.generation }));
+                if let Some(header) = s.access.clone() {
+                    return Ok(Some(Held { header, generation: s.generation }));
                 }
             }
         }
@@ -193,8 +194,11 @@ impl Tokens {
             }
             Credentials::Bearer(_) => {
                 let s = self.state.lock().expect("token lock");
-                let token = s.access.clone().ok_or_else(|| Error::Config("no bearer token".into()))?;
-                Ok(Held { token, generation: s.generation })
+                let header = s
+                    .access
+                    .clone()
+                    .ok_or_else(|| Error::Config("the bearer token is not a valid header value".into()))?;
+                Ok(Held { header, generation: s.generation })
             }
         }
     }
@@ -233,14 +237,23 @@ impl Tokens {
         let now = Instant::now();
         let mut s = self.state.lock().expect("token lock");
         s.generation += 1;
-        s.access = Some(t.access_token.as_str().into());
+        s.access = Some(authorization(&t.access_token).ok_or_else(|| {
+            Error::Config("the token endpoint returned an access token that is not a valid header value".into())
+        })?);
         s.refresh = t.refresh_token;
         s.refresh_at = t.expires_in.map(|secs| {
             let life = Duration::from_secs(secs);
             now + life.saturating_sub(self.refresh_before.min(life / 5))
         });
-        Ok(Held { token: s.access.clone().expect("just set"), generation: s.generation })
+        Ok(Held { header: s.access.clone().expect("just set"), generation: s.generation })
     }
+}
+
+/// `Authorization: Bearer TOKEN`, marked sensitive; `None` if the token cannot be a header value.
+fn authorization(token: &str) -> Option<http::HeaderValue> {
+    let mut v = http::HeaderValue::try_from(format!("Bearer {token}")).ok()?;
+    v.set_sensitive(true);
+    Some(v)
 }
 
 /// `Authorization: Basic` for a client (RFC 6749 §2.3.1: id and secret form-urlencoded first).
