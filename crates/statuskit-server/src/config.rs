@@ -285,9 +285,11 @@ pub struct ServeConfig {
     /// demo or a test sets it to watch an operation's progress move).
     #[arg(long, env = "STATUSKIT_OPERATION_STEP_DELAY_MS", default_value_t = 0)]
     pub operation_step_delay_ms: u64,
-    /// On PostgreSQL, how long a worker holds a claimed operation without a progress step, in
-    /// milliseconds: once it runs out (its instance died), another instance's worker resumes it.
-    #[arg(long, env = "STATUSKIT_OPERATION_LEASE_MS", default_value_t = 30_000)]
+    /// How long a worker's lease on a claimed operation lasts, in milliseconds; the worker renews
+    /// it three times a lease while it works. When it runs out (its instance died or stalled),
+    /// another instance's worker resumes the operation. On PostgreSQL a dead instance's operations
+    /// are resumed at once (its sessions are gone); on SQLite only once the lease runs out.
+    #[arg(long, env = "STATUSKIT_OPERATION_LEASE_MS", default_value_t = crate::store::postgres::LEASE.as_millis() as u64)]
     pub operation_lease_ms: u64,
     /// How often this instance reads the maintenance switch from the database, in milliseconds:
     /// maintenance switched on or off through another instance takes up to this long (plus one
@@ -345,7 +347,7 @@ impl ServeConfig {
             fault_injection: false,
             max_avatar_bytes: 5 * 1024 * 1024,
             operation_step_delay_ms: 0,
-            operation_lease_ms: 30_000,
+            operation_lease_ms: crate::store::postgres::LEASE.as_millis() as u64,
             maintenance_poll_ms: 1000,
             idempotency_ttl_seconds: 24 * 3600,
             admin_user: None,

@@ -15,12 +15,10 @@ use crate::store::{Database, Store};
 
 /// Runs the service until a shutdown signal, on the store `--database` names.
 pub async fn run(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let lease = Duration::from_millis(config.operation_lease_ms.max(1));
     match Database::of(&config.database) {
-        Database::Sqlite(path) => serve(SqliteStore::open(&path).await?, config).await,
-        Database::Postgres(url) => {
-            let lease = Duration::from_millis(config.operation_lease_ms.max(1));
-            serve(PgStore::open(&url).await?.with_lease(lease), config).await
-        }
+        Database::Sqlite(path) => serve(SqliteStore::open(&path).await?.with_lease(lease), config).await,
+        Database::Postgres(url) => serve(PgStore::open(&url).await?.with_lease(lease), config).await,
     }
 }
 
@@ -47,7 +45,8 @@ async fn serve<S: Store>(store: S, config: ServeConfig) -> Result<(), Box<dyn st
     // Before serving: an instance started during maintenance answers 503 from its first request.
     app.maintenance.refresh(&app.store).await?;
     app.store.wake_on_new_work(app.work.clone());
-    crate::worker::spawn(app.store.clone(), app.work.clone(), step);
+    let lease = Duration::from_millis(app.config.operation_lease_ms.max(1));
+    let worker = crate::worker::spawn(app.store.clone(), app.work.clone(), step, lease);
     let sweeper = app.store.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(300));
@@ -93,6 +92,7 @@ async fn serve<S: Store>(store: S, config: ServeConfig) -> Result<(), Box<dyn st
     tracing::info!(%addr, "serving");
     let server = server_config(&app.config);
     statuskit::server::serve(listener, router(app), server, shutdown()).await?;
+    worker.stop().await;
     tracing::info!("stopped");
     Ok(())
 }

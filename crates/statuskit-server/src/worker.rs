@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use crate::avatars::SIZES;
 use crate::images;
-use crate::store::{Operation, Store};
+use crate::store::{Operation, Store, StoreError};
 
 /// An image row: size (0 = original), media type, bytes, entity tag.
 pub type Image = (i64, String, Vec<u8>, String);
@@ -72,8 +72,15 @@ where
     Ok(images)
 }
 
-async fn run_one<S: Store>(store: &S, op: Operation, content_type: String, input: Vec<u8>, step: Duration) {
-    let result = make_images(input, content_type, |p| {
+async fn run_one<S: Store>(
+    store: &S,
+    op: Operation,
+    content_type: String,
+    input: Vec<u8>,
+    step: Duration,
+    heartbeat: Duration,
+) {
+    let work = make_images(input, content_type, |p| {
         let (store, id) = (store.clone(), op.id.clone());
         async move {
             if let Err(e) = store.progress(&id, p).await {
@@ -83,8 +90,25 @@ async fn run_one<S: Store>(store: &S, op: Operation, content_type: String, input
                 tokio::time::sleep(step).await;
             }
         }
-    })
-    .await;
+    });
+    tokio::pin!(work);
+    // The heartbeat renews the lease while the work runs (a thumbnail may take longer than a
+    // lease), and stops the work if another instance took the operation over meanwhile.
+    let mut beat = tokio::time::interval(heartbeat);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            _ = beat.tick() => match store.renew(&op.id).await {
+                Ok(()) => {}
+                Err(StoreError::VersionMoved) => {
+                    tracing::warn!(op = %op.id, "lost the lease on an operation; another instance took it over");
+                    return;
+                }
+                Err(e) => tracing::warn!(op = %op.id, error = %e, "could not renew the lease on an operation"),
+            },
+        }
+    };
     let outcome = match result {
         Ok(images) => store.succeed(&op, &images).await,
         Err(reason) => {
@@ -92,16 +116,36 @@ async fn run_one<S: Store>(store: &S, op: Operation, content_type: String, input
             store.fail(&op.id, &reason).await
         }
     };
-    if let Err(e) = outcome {
-        tracing::error!(op = %op.id, error = %e, "could not finish an operation; it will be retried at the next start");
+    match outcome {
+        Ok(()) => tracing::info!(op = %op.id, "finished an operation"),
+        Err(StoreError::VersionMoved) => {
+            tracing::warn!(op = %op.id, "another instance took the operation over; this result is dropped")
+        }
+        Err(e) => {
+            tracing::error!(op = %op.id, error = %e, "could not finish an operation; it will be retried when its lease runs out")
+        }
     }
 }
 
-/// Runs the worker until the process ends: one operation at a time, woken by `work` or every
+/// The running worker (see [`spawn`]): stopped at shutdown by [`Worker::stop`].
+#[derive(Debug)]
+pub struct Worker<S> {
+    store: S,
+    task: tokio::task::JoinHandle<()>,
+    /// The operation being worked on, if any.
+    current: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// Runs the worker until [`Worker::stop`]: one operation at a time, woken by `work` or every
 /// second. `step` pauses between thumbnails (0 in production; tests and demos slow it down to
-/// watch the monitor move).
-pub fn spawn<S: Store>(store: S, work: Arc<Notify>, step: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// watch the monitor move). `lease` is how long the store leases a claimed operation: the worker
+/// renews it three times a lease while it works.
+pub fn spawn<S: Store>(store: S, work: Arc<Notify>, step: Duration, lease: Duration) -> Worker<S> {
+    let heartbeat = (lease / 3).max(Duration::from_millis(1));
+    let current = Arc::new(std::sync::Mutex::new(None));
+    let (worker_store, worker_current) = (store.clone(), current.clone());
+    let task = tokio::spawn(async move {
+        let (store, current) = (worker_store, worker_current);
         match store.requeue_running().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(n, "resumed operations left running by the last run"),
@@ -109,7 +153,12 @@ pub fn spawn<S: Store>(store: S, work: Arc<Notify>, step: Duration) -> tokio::ta
         }
         loop {
             match store.claim().await {
-                Ok(Some((op, content_type, input))) => run_one(&store, op, content_type, input, step).await,
+                Ok(Some((op, content_type, input))) => {
+                    tracing::info!(op = %op.id, "working on an operation");
+                    *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(op.id.clone());
+                    run_one(&store, op, content_type, input, step, heartbeat).await;
+                    *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                }
                 Ok(None) => {
                     tokio::select! {
                         _ = work.notified() => {}
@@ -122,5 +171,24 @@ pub fn spawn<S: Store>(store: S, work: Arc<Notify>, step: Duration) -> tokio::ta
                 }
             }
         }
-    })
+    });
+    Worker { store, task, current }
+}
+
+impl<S: Store> Worker<S> {
+    /// Stops the worker and gives back the operation it was working on, if any, so that another
+    /// instance resumes it at once (from the start) instead of after its lease runs out.
+    pub async fn stop(self) {
+        self.task.abort();
+        // Cancelled: nothing this worker does from here on can reach the store.
+        let _ = self.task.await;
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(id) = current {
+            match self.store.release(&id).await {
+                Ok(true) => tracing::info!(op = %id, "gave back an unfinished operation"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(op = %id, error = %e, "could not give back an unfinished operation"),
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cli, spawn_app, spawn_app_with, Reply, TestApp, ADMIN_PASSWORD, ADMIN_USER, CLIENT_ID, CLIENT_SECRET};
+use common::{cli, spawn_app, Reply, TestApp, ADMIN_PASSWORD, ADMIN_USER, CLIENT_ID, CLIENT_SECRET};
 use reqwest::Method;
 use statuskit_server::app::v1_resources;
 use statuskit_server::store::sqlite::SqliteStore;
@@ -120,9 +120,11 @@ fn assert_challenge(r: &Reply, status: u16, error: Option<&str>, what: &str) {
 #[tokio::test]
 async fn every_v1_route_checks_its_credentials() {
     let app = spawn_app().await;
-    let short = spawn_app_with(&["--access-token-ttl", "1"]).await;
+    // A second instance on the same database issuing 1-second tokens; the customer is made
+    // through the first, whose token does not run out on a slow machine.
+    let short = common::spawn_app_joining(&app, &["--access-token-ttl", "1"]).await;
     let expired = short.password_token(ADMIN_USER, ADMIN_PASSWORD, None).await;
-    let short_id = new_customer(&short, "short@example.com").await;
+    let short_id = new_customer(&app, "short@example.com").await;
 
     let read_only = app.password_token(ADMIN_USER, ADMIN_PASSWORD, Some("customers:read")).await;
     let write_only = app.password_token(ADMIN_USER, ADMIN_PASSWORD, Some("customers:write")).await;

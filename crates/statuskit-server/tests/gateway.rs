@@ -80,6 +80,27 @@ impl Deployment {
         Some(Deployment { dir, gateway, instances, _db: db })
     }
 
+    /// The instance URL the gateway sent the request with `request_id` to, from its access log
+    /// (written every second; waits up to 5 s for the line).
+    fn served_by(&self, request_id: &str) -> String {
+        let needle = format!(" request_id={request_id} ");
+        let started = std::time::Instant::now();
+        loop {
+            let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains(&needle)) {
+                let upstream = line.split(" upstream=").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("");
+                return format!("http://{upstream}");
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "no access log line for {request_id}:\n{log}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Instance `i`'s log (its stderr).
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("instance-{}.log", i + 1))).unwrap_or_default()
+    }
+
     fn kill(&self, i: usize) {
         let status = Command::new("kill").args(["-KILL", &self.instances[i].0.to_string()]).status().unwrap();
         assert!(status.success());
@@ -174,7 +195,9 @@ async fn a_stalled_instance_is_a_504_problem_and_a_huge_body_a_413_from_the_gate
         return;
     };
     let http = reqwest::Client::new();
-    let token = token(&d.gateway).await;
+    // From an instance: through the gateway, a sign-in slower than its 1 s read timeout (a loaded
+    // machine) would be a 504 before the test begins.
+    let token = token(&d.instances[0].1).await;
     // Both instances stall (faults are per instance).
     for (_, url) in &d.instances {
         let res = http
@@ -268,4 +291,268 @@ async fn a_rolling_restart_under_load_answers_every_request_within_the_contract(
         outside.len(),
         ok + outside.len()
     );
+}
+
+/// POSTs a customer through the gateway with `key` and this attempt's own request id.
+async fn keyed_post(
+    http: &reqwest::Client,
+    d: &Deployment,
+    token: &str,
+    key: &str,
+    attempt: &str,
+) -> reqwest::Response {
+    http.post(format!("{}/v1/customers", d.gateway))
+        .bearer_auth(token)
+        .header("idempotency-key", format!("\"{key}\""))
+        .header("x-request-id", attempt)
+        .json(&serde_json::json!({"name": "Keyed", "email": format!("{key}@example.com")}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// How many of the account's customers have `email`.
+async fn customers_with(http: &reqwest::Client, d: &Deployment, token: &str, email: &str) -> usize {
+    let res = http.get(format!("{}/v1/customers?limit=100", d.gateway)).bearer_auth(token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let all: Value = res.json().await.unwrap();
+    all["items"].as_array().unwrap().iter().filter(|c| c["email"] == email).count()
+}
+
+#[tokio::test]
+async fn through_the_gateway_a_key_is_one_customer_whichever_instance_and_a_revocation_reaches_both() {
+    let Some(d) = Deployment::up("gateway_keys", &[], &["--token-cache-seconds", "1"]).await else { return };
+    let http = reqwest::Client::new();
+    let token = token(&d.gateway).await;
+
+    // A POST retried with its key: every retry replays the first answer, wherever it lands.
+    let mut served = std::collections::BTreeSet::new();
+    let first = keyed_post(&http, &d, &token, "retried", "retried-0").await;
+    assert_eq!(first.status(), 201);
+    let location = first.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = first.json().await.unwrap();
+    served.insert(d.served_by("retried-0"));
+    for attempt in 1..4 {
+        let id = format!("retried-{attempt}");
+        let replay = keyed_post(&http, &d, &token, "retried", &id).await;
+        assert_eq!(replay.status(), 201, "attempt {attempt} replays the 201");
+        assert_eq!(replay.headers()["location"], location.as_str());
+        assert_eq!(replay.json::<Value>().await.unwrap(), body);
+        served.insert(d.served_by(&id));
+    }
+    assert_eq!(served.len(), 2, "the retries landed on both instances: {served:?}");
+    assert_eq!(customers_with(&http, &d, &token, "retried@example.com").await, 1);
+
+    // Eight POSTs with one key at once, spread over both instances: exactly one customer.
+    let attempts = (0..8).map(|i| {
+        let (http, d, token) = (&http, &d, &token);
+        async move {
+            let id = format!("race-{i}");
+            let res = keyed_post(http, d, token, "race", &id).await;
+            let status = res.status().as_u16();
+            (id, status, res.json::<Value>().await.unwrap())
+        }
+    });
+    let replies = futures_util::future::join_all(attempts).await;
+    let created: Vec<&Value> = replies.iter().filter(|(_, s, _)| *s == 201).map(|(_, _, b)| b).collect();
+    assert!(!created.is_empty(), "{replies:?}");
+    assert!(created.iter().all(|b| *b == created[0]), "every 201 is the same customer: {replies:?}");
+    for (_, status, body) in &replies {
+        if *status != 201 {
+            assert_eq!(*status, 409, "{body}");
+            assert_eq!(body["type"], "/docs/errors#conflict");
+        }
+    }
+    let served: std::collections::BTreeSet<String> = replies.iter().map(|(id, _, _)| d.served_by(id)).collect();
+    assert_eq!(served.len(), 2, "the racing POSTs reached both instances: {served:?}");
+    assert_eq!(customers_with(&http, &d, &token, "race@example.com").await, 1, "one customer for one key");
+
+    // A token revoked through one instance is refused by the other within its cache time (1 s).
+    let doomed = {
+        let res = http
+            .post(format!("{}/oauth/token", d.instances[0].1))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[("grant_type", "password"), ("username", ADMIN_USER), ("password", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+    };
+    let other = &d.instances[1].1;
+    let res = http.get(format!("{other}/v1/customers")).bearer_auth(&doomed).send().await.unwrap();
+    assert_eq!(res.status(), 200, "issued through one, accepted by the other (and now in its cache)");
+    let res = http
+        .post(format!("{}/oauth/revoke", d.instances[0].1))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("token", doomed.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let revoked = std::time::Instant::now();
+    loop {
+        let res = http.get(format!("{other}/v1/customers")).bearer_auth(&doomed).send().await.unwrap();
+        if res.status() == 401 {
+            break;
+        }
+        assert_eq!(res.status(), 200);
+        assert!(revoked.elapsed() < Duration::from_millis(2500), "still accepted after the 1 s cache time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..4 {
+        let res = http.get(format!("{}/v1/customers", d.gateway)).bearer_auth(&doomed).send().await.unwrap();
+        assert_eq!(res.status(), 401, "refused through the gateway, whichever instance answers");
+        assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    }
+}
+
+#[tokio::test]
+async fn maintenance_switched_through_one_instance_turns_every_instance_to_503_behind_the_gateway() {
+    let Some(d) = Deployment::up("gateway_maintenance", &[], &["--maintenance-poll-ms", "200"]).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let token = token(&d.gateway).await;
+    let switch = |url: String, body: Value| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let res =
+                http.put(format!("{url}/admin/maintenance")).bearer_auth(&token).json(&body).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+        }
+    };
+    switch(d.instances[0].1.clone(), serde_json::json!({"enabled": true, "retry_after_seconds": 120})).await;
+    // Within the poll interval (and a margin for a loaded machine) the other instance follows.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for (_, url) in &d.instances {
+        let res = http.get(format!("{url}/v1/customers")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.headers()["retry-after"], "120", "{url}");
+        problem(res, 503, "service_unavailable").await;
+    }
+    let mut served = std::collections::BTreeSet::new();
+    for i in 0..4 {
+        let id = format!("maintenance-{i}");
+        let res = http
+            .get(format!("{}/v1/customers", d.gateway))
+            .bearer_auth(&token)
+            .header("x-request-id", &id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["retry-after"], "120");
+        let body = problem(res, 503, "service_unavailable").await;
+        assert!(body["detail"].as_str().unwrap().contains("maintenance"), "the instance's own 503: {body}");
+        served.insert(d.served_by(&id));
+    }
+    assert_eq!(served.len(), 2, "both instances answered 503: {served:?}");
+    // Off through the gateway: both serve again.
+    switch(d.gateway.clone(), serde_json::json!({"enabled": false})).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for (_, url) in &d.instances {
+        let res = http.get(format!("{url}/v1/customers")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn one_rate_limit_is_shared_by_both_instances_behind_the_gateway() {
+    let Ok(redis) = std::env::var("REDIS_URL") else {
+        let why = "SKIPPED one_rate_limit_is_shared_by_both_instances_behind_the_gateway: REDIS_URL is not set \
+                   (e.g. redis://127.0.0.1:6379)";
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{why}\n").as_bytes());
+        return;
+    };
+    let prefix = format!("statuskit-gateway-test:{}:{}:", std::process::id(), ulid::Ulid::new());
+    // 6 reads an hour: none comes back during the test, however slow the machine.
+    let flags = ["--redis-key-prefix", &prefix, "--rate-limit-reads", "6", "--rate-limit-window-seconds", "3600"];
+    let Some(d) = Deployment::up("gateway_rate_limit", &[("REDIS_URL", &redis)], &flags).await else { return };
+    let http = reqwest::Client::new();
+    let token = token(&d.gateway).await;
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let id = format!("limited-{i}");
+        let res = http
+            .get(format!("{}/v1/customers", d.gateway))
+            .bearer_auth(&token)
+            .header("x-request-id", &id)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"));
+            assert!(res.headers().contains_key("ratelimit-policy"));
+            problem(res, 429, "too_many_requests").await;
+        }
+    }
+    let served: std::collections::BTreeSet<String> = (0..10).map(|i| d.served_by(&format!("limited-{i}"))).collect();
+    assert_eq!(served.len(), 2, "the requests reached both instances: {served:?}");
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 429, 429, 429, 429], "one quota of 6 across both instances");
+}
+
+#[tokio::test]
+async fn an_operation_whose_instance_is_killed_mid_way_is_finished_by_the_other_behind_the_gateway() {
+    let flags = ["--operation-step-delay-ms", "1000", "--operation-lease-ms", "1500"];
+    let Some(d) = Deployment::up("gateway_operation", &[], &flags).await else { return };
+    // The monitor's 303 is looked at, not followed.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let token = token(&d.gateway).await;
+    let png = {
+        let img = image::RgbImage::from_fn(256, 256, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 7]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let res = http
+        .put(format!("{}/v1/me/avatar", d.gateway))
+        .bearer_auth(&token)
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let monitor = res.headers()["location"].to_str().unwrap().to_owned();
+    let op = monitor.rsplit('/').next().unwrap().to_owned();
+    let working_on = format!("op={op}");
+    // Wait until one instance's worker is in the middle of it; find which one.
+    let started = std::time::Instant::now();
+    let busy = loop {
+        let body: Value =
+            http.get(format!("{}{monitor}", d.gateway)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let holder = (0..2)
+            .find(|i| d.log(*i).lines().any(|l| l.contains("working on an operation") && l.contains(&working_on)));
+        if body["status"] == "running" && body["progress"].as_i64().unwrap() > 0 {
+            if let Some(i) = holder {
+                break i;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "never seen running: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    d.kill(busy);
+    let other = 1 - busy;
+    let started = std::time::Instant::now();
+    let done = loop {
+        let res = http.get(format!("{}{monitor}", d.gateway)).bearer_auth(&token).send().await.unwrap();
+        if res.status() != 200 {
+            break res;
+        }
+        let body: Value = res.json().await.unwrap();
+        assert_ne!(body["status"], "failed", "{body}");
+        assert!(started.elapsed() < Duration::from_secs(40), "never finished: {body}\n{}", d.log(other));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.headers()["location"], "/v1/me/avatar");
+    assert!(
+        d.log(other).lines().any(|l| l.contains("working on an operation") && l.contains(&working_on)),
+        "the surviving instance took it over"
+    );
+    let thumb = http.get(format!("{}/v1/me/avatar/64", d.gateway)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(thumb.status(), 200);
+    let img = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 64));
 }

@@ -529,3 +529,30 @@ async fn pg_a_token_revoked_through_one_instance_is_refused_by_the_other_within_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn pg_an_operation_queued_by_one_instance_wakes_the_others_workers_by_notify() {
+    use statuskit_server::store::postgres::PgStore;
+    use statuskit_server::store::OperationStore;
+    let Some(pg) =
+        common::fresh_postgres("pg_an_operation_queued_by_one_instance_wakes_the_others_workers_by_notify").await
+    else {
+        return;
+    };
+    let queuing = PgStore::open(&pg.url).await.unwrap();
+    let listening = PgStore::open(&pg.url).await.unwrap();
+    let work = std::sync::Arc::new(tokio::sync::Notify::new());
+    listening.wake_on_new_work(work.clone());
+    // Time for its LISTEN to be in place (it connects in the background).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let woken = work.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    queuing.queue_avatar(1, "image/png", &png(16)).await.unwrap().unwrap();
+    // Only a notification wakes it: at the store, nothing polls.
+    tokio::time::timeout(Duration::from_secs(2), woken).await.expect("woken by NOTIFY within 2 s");
+    // Nothing queued, nothing said.
+    let quiet = work.notified();
+    assert!(tokio::time::timeout(Duration::from_millis(700), quiet).await.is_err(), "woken with no work queued");
+    drop((queuing, listening));
+}

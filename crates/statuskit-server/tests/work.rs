@@ -264,3 +264,92 @@ async fn idempotency_keys_expire() {
     let r = post_with_key(&app, "\"k\"", r#"{"name": "B", "email": "b@example.com"}"#).await;
     assert_eq!(r.status, 201, "{}", r.text());
 }
+
+/// The stored state and lease owner of operation `id` (read straight from the service's
+/// database, SQLite file or PostgreSQL URL; SQLite keeps no owner).
+async fn stored_operation(db: &std::path::Path, id: &str) -> (String, Option<String>) {
+    use sqlx::Connection;
+    let db = db.to_str().expect("a UTF-8 database name");
+    if db.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(db).await.expect("connect to the service's database");
+        sqlx::query_as("SELECT state, lease_owner FROM operations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .expect("the operation's row")
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{db}")).await.expect("open the SQLite file");
+        let state: String = sqlx::query_scalar("SELECT state FROM operations WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .expect("the operation's row");
+        (state, None)
+    }
+}
+
+#[tokio::test]
+async fn sigterm_gives_back_the_operation_in_the_middle_so_the_next_instance_takes_it_at_once() {
+    // A lease far longer than the test: only the release at shutdown can free it early.
+    let slow = ["--operation-step-delay-ms", "1000", "--operation-lease-ms", "600000"];
+    let mut app = spawn_app_with(&slow).await;
+    let r = upload(&app, "image/png", image_bytes(256, image::ImageFormat::Png)).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let monitor = r.header("location").to_owned();
+    let id = monitor.rsplit('/').next().unwrap().to_owned();
+    let started = Instant::now();
+    loop {
+        let body = app.get(&monitor).await.json();
+        if body["status"] == "running" && body["progress"].as_i64().unwrap() > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never seen running: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = app.terminate();
+    assert!(took < Duration::from_secs(8), "SIGTERM took {took:?}");
+    let (state, owner) = stored_operation(&app.db, &id).await;
+    assert_eq!((state.as_str(), owner), ("queued", None), "given back, owned by nobody");
+    // The next instance on the same database finishes it from the start.
+    let next = common::spawn_app_joining(&app, &["--operation-lease-ms", "600000"]).await;
+    let done = poll_until_done(&next, &monitor).await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    assert_eq!(next.get("/v1/me/avatar/64").await.status, 200);
+}
+
+#[tokio::test]
+async fn sqlite_leases_a_stale_worker_cannot_finish_an_operation_another_took_over() {
+    use statuskit_server::store::sqlite::SqliteStore;
+    use statuskit_server::store::{OperationStore, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leases.db");
+    let lease = Duration::from_millis(300);
+    let first = SqliteStore::open(&file).await.unwrap().with_lease(lease);
+    let second = SqliteStore::open(&file).await.unwrap().with_lease(lease);
+    let png = image_bytes(16, image::ImageFormat::Png);
+    let queued = first.queue_avatar(1, "image/png", &png).await.unwrap().unwrap();
+    let (op, _, _) = first.claim().await.unwrap().expect("the queued operation");
+    assert_eq!(op.id, queued.id);
+    assert!(second.claim().await.unwrap().is_none(), "leased: not claimable while the lease holds");
+    first.progress(&op.id, 20).await.unwrap();
+    // Renewed (the heartbeat) past its first lease: still the first's.
+    tokio::time::sleep(lease / 2).await;
+    first.renew(&op.id).await.unwrap();
+    tokio::time::sleep(lease / 2).await;
+    assert!(second.claim().await.unwrap().is_none(), "renewed: still not claimable");
+    // The first falls silent past its lease: the second takes over, from the start.
+    tokio::time::sleep(lease * 2).await;
+    let (taken, _, input) = second.claim().await.unwrap().expect("the expired lease is claimable");
+    assert_eq!((taken.id.as_str(), taken.progress), (op.id.as_str(), 0));
+    assert!(!input.is_empty());
+    assert!(matches!(first.progress(&op.id, 60).await, Err(StoreError::VersionMoved)));
+    assert!(matches!(first.renew(&op.id).await, Err(StoreError::VersionMoved)));
+    let image = (0, "image/png".to_owned(), png.clone(), "tag".to_owned());
+    assert!(matches!(first.succeed(&op, std::slice::from_ref(&image)).await, Err(StoreError::VersionMoved)));
+    assert!(matches!(first.fail(&op.id, "late").await, Err(StoreError::VersionMoved)));
+    assert!(first.avatar(1, 0).await.unwrap().is_none(), "nothing stored by the stale worker");
+    assert!(!first.release(&op.id).await.unwrap(), "not the first's to give back");
+    second.succeed(&taken, &[image]).await.unwrap();
+    let done = second.operation(1, &op.id).await.unwrap().unwrap();
+    assert_eq!((done.state.as_str(), done.progress), ("succeeded", 100));
+}

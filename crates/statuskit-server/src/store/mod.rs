@@ -241,8 +241,11 @@ pub trait OperationStore: Clone + Send + Sync + 'static {
     }
     /// Claims the oldest queued operation for a worker (state → running), with its input.
     fn claim(&self) -> impl Future<Output = StoreResult<Option<(Operation, String, Vec<u8>)>>> + Send;
-    /// Records progress.
+    /// Records progress (and renews the lease); `VersionMoved` if this instance no longer holds it.
     fn progress(&self, id: &str, progress: i64) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Renews the lease on an operation this instance works on (the worker's heartbeat);
+    /// `VersionMoved` if another instance took it over.
+    fn renew(&self, id: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Finishes an operation: its images stored and state `succeeded`, all at once.
     fn succeed(
         &self,
@@ -253,6 +256,10 @@ pub trait OperationStore: Clone + Send + Sync + 'static {
     fn fail(&self, id: &str, error: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Queues again what was running when the service stopped; returns how many.
     fn requeue_running(&self) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Gives back, at shutdown, an operation this instance's worker holds: queued again (from the
+    /// start), so that another instance's worker takes it at once rather than after its lease runs
+    /// out. `false` if it was not held by this instance any more.
+    fn release(&self, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// One of a user's images (size 0 = the original).
     fn avatar(&self, user: i64, size: i64) -> impl Future<Output = StoreResult<Option<Avatar>>> + Send;
 }

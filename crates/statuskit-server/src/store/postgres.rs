@@ -8,7 +8,7 @@
 //!   between the choice and the insert makes the insert fail with `IdTaken`, and it is tried again.
 //! - Operations are leased: a worker claims the oldest queued operation (or a running one whose
 //!   lease ran out or whose instance is gone) with `FOR UPDATE SKIP LOCKED`, becomes its owner for
-//!   the lease's length ([`LEASE`] by default), renews the lease at every progress step, and can
+//!   the lease's length ([`LEASE`] by default), renews the lease at every progress step and by the worker's heartbeat, and can
 //!   finish or fail it only while it still owns it (a stale worker's late result is refused, never
 //!   stored over a newer one).
 //! - At most one avatar operation per user is queued or running, by a partial unique index, so
@@ -35,9 +35,10 @@ use super::{
     Store, StoreError, StoreResult, Token, User,
 };
 
-/// How long a claimed operation stays its worker's without a progress step, unless
+/// How long a claimed operation stays its worker's without a renewal (a progress step or the
+/// worker's heartbeat), on either store, unless
 /// [`PgStore::with_lease`] says otherwise.
-pub const LEASE: Duration = Duration::from_secs(30);
+pub const LEASE: Duration = Duration::from_secs(10);
 
 /// How long an Idempotency-Key may stay in flight before it counts as abandoned by a dead
 /// instance: far longer than any request may run (its deadline answers 504 well before).
@@ -561,6 +562,23 @@ impl OperationStore for PgStore {
         Ok(Some((op, content_type.unwrap_or_default(), input.unwrap_or_default())))
     }
 
+    async fn renew(&self, id: &str) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE operations SET lease_expires_ms = $1 WHERE id = $2 AND state = 'running' AND lease_owner = $3",
+        )
+        .bind(self.lease_end(now_ms()))
+        .bind(id)
+        .bind(&self.instance)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::VersionMoved)
+        }
+    }
+
     /// Records progress and renews the lease; `VersionMoved` if this instance no longer holds it.
     async fn progress(&self, id: &str, progress: i64) -> StoreResult<()> {
         let now = now_ms();
@@ -658,6 +676,26 @@ impl OperationStore for PgStore {
         .await
         .map(|r| r.rows_affected())
         .map_err(map_err)
+    }
+
+    async fn release(&self, id: &str) -> StoreResult<bool> {
+        let released = sqlx::query(
+            "UPDATE operations SET state = 'queued', progress = 0, lease_owner = NULL, lease_expires_ms = NULL
+             WHERE id = $1 AND state = 'running' AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(&self.instance)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if released > 0 {
+            // Wakes the other instances' workers now, as a newly queued operation does.
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')").bind(WORK_CHANNEL).execute(&self.pool).await {
+                tracing::warn!(error = %e, "could not notify the workers of released operations");
+            }
+        }
+        Ok(released > 0)
     }
 
     async fn avatar(&self, user: i64, size: i64) -> StoreResult<Option<Avatar>> {

@@ -18,6 +18,9 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// This process's name: the owner of the operations it leases.
+    instance: String,
+    lease_ms: i64,
 }
 
 fn now_ms() -> i64 {
@@ -51,7 +54,28 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let instance = format!("statuskit {}", ulid::Ulid::new());
+        Ok(SqliteStore { pool, instance, lease_ms: super::postgres::LEASE.as_millis() as i64 })
+    }
+
+    /// The same store, leasing the operations it claims for `lease` at a time (as
+    /// [`PgStore::with_lease`](super::postgres::PgStore::with_lease); SQLite cannot tell whether
+    /// another process is alive, so a dead one's operation waits for its lease to run out).
+    pub fn with_lease(self, lease: Duration) -> Self {
+        SqliteStore { lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2), ..self }
+    }
+
+    fn lease_end(&self, now: i64) -> i64 {
+        now.saturating_add(self.lease_ms)
+    }
+}
+
+/// `VersionMoved` unless exactly one row changed: the lease this process held was taken over.
+fn fenced(rows: u64) -> StoreResult<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::VersionMoved)
     }
 }
 
@@ -427,13 +451,24 @@ impl OperationStore for SqliteStore {
             .map_err(map_err)
     }
 
+    /// The oldest queued operation, or a running one whose lease ran out (its worker died or
+    /// stalled); one statement, and SQLite runs one writer at a time, so two workers never claim
+    /// one operation. A resumed one starts over.
     async fn claim(&self) -> StoreResult<Option<(Operation, String, Vec<u8>)>> {
+        let now = now_ms();
         let row: Option<(String,)> = sqlx::query_as(
-            "UPDATE operations SET state = 'running', updated_ms = ?
-             WHERE id = (SELECT id FROM operations WHERE state = 'queued' ORDER BY created_ms LIMIT 1)
+            "UPDATE operations SET state = 'running', progress = 0, lease_owner = ?, lease_expires_ms = ?,
+                    updated_ms = ?
+             WHERE id = (SELECT id FROM operations
+                         WHERE state = 'queued'
+                            OR (state = 'running' AND (lease_expires_ms IS NULL OR lease_expires_ms <= ?))
+                         ORDER BY created_ms LIMIT 1)
              RETURNING id",
         )
-        .bind(now_ms())
+        .bind(&self.instance)
+        .bind(self.lease_end(now))
+        .bind(now)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await
         .map_err(map_err)?;
@@ -452,20 +487,53 @@ impl OperationStore for SqliteStore {
         Ok(Some((op, content_type.unwrap_or_default(), input.unwrap_or_default())))
     }
 
+    async fn renew(&self, id: &str) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE operations SET lease_expires_ms = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(self.lease_end(now_ms()))
+        .bind(id)
+        .bind(&self.instance)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        fenced(done.rows_affected())
+    }
+
+    /// Records progress and renews the lease; `VersionMoved` if this process no longer holds it.
     async fn progress(&self, id: &str, progress: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE operations SET progress = ?, updated_ms = ? WHERE id = ?")
-            .bind(progress)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE operations SET progress = ?, updated_ms = ?, lease_expires_ms = ?
+             WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(progress)
+        .bind(now)
+        .bind(self.lease_end(now))
+        .bind(id)
+        .bind(&self.instance)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        fenced(done.rows_affected())
     }
 
     async fn succeed(&self, op: &Operation, images: &[(i64, String, Vec<u8>, String)]) -> StoreResult<()> {
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // First: the write lock SQLite takes here keeps the row ours until the images are in.
+        let done = sqlx::query(
+            "UPDATE operations SET state = 'succeeded', progress = 100, input = NULL, updated_ms = ?,
+                    lease_owner = NULL, lease_expires_ms = NULL
+             WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(now)
+        .bind(&op.id)
+        .bind(&self.instance)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        fenced(done.rows_affected())?;
         for (size, content_type, bytes, etag) in images {
             sqlx::query(
                 "INSERT INTO avatars (user_id, size, content_type, bytes, etag, updated_ms) VALUES (?, ?, ?, ?, ?, ?)
@@ -482,34 +550,51 @@ impl OperationStore for SqliteStore {
             .await
             .map_err(map_err)?;
         }
-        sqlx::query(
-            "UPDATE operations SET state = 'succeeded', progress = 100, input = NULL, updated_ms = ? WHERE id = ?",
-        )
-        .bind(now)
-        .bind(&op.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
 
+    /// Fails the operation, only while this process holds its lease; `VersionMoved` otherwise.
     async fn fail(&self, id: &str, error: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE operations SET state = 'failed', error = ?, input = NULL, updated_ms = ? WHERE id = ?")
-            .bind(error)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        let done = sqlx::query(
+            "UPDATE operations SET state = 'failed', error = ?, input = NULL, updated_ms = ?,
+                    lease_owner = NULL, lease_expires_ms = NULL
+             WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(error)
+        .bind(now_ms())
+        .bind(id)
+        .bind(&self.instance)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        fenced(done.rows_affected())
     }
 
+    /// Queues again the running operations whose lease ran out; those another live process on
+    /// this file still holds are left to it.
     async fn requeue_running(&self) -> StoreResult<u64> {
-        sqlx::query("UPDATE operations SET state = 'queued', progress = 0 WHERE state = 'running'")
-            .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(map_err)
+        sqlx::query(
+            "UPDATE operations SET state = 'queued', progress = 0, lease_owner = NULL, lease_expires_ms = NULL
+             WHERE state = 'running' AND (lease_expires_ms IS NULL OR lease_expires_ms <= ?)",
+        )
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(map_err)
+    }
+
+    async fn release(&self, id: &str) -> StoreResult<bool> {
+        sqlx::query(
+            "UPDATE operations SET state = 'queued', progress = 0, lease_owner = NULL, lease_expires_ms = NULL
+             WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(id)
+        .bind(&self.instance)
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected() > 0)
+        .map_err(map_err)
     }
 
     async fn avatar(&self, user: i64, size: i64) -> StoreResult<Option<Avatar>> {
