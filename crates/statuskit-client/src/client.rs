@@ -58,7 +58,6 @@ pub(crate) struct Settings {
 ///     .unwrap();
 /// # drop(client);
 /// ```
-#[derive(Debug)]
 #[must_use]
 pub struct ClientBuilder {
     base: String,
@@ -163,6 +162,18 @@ impl Client {
 
     pub(crate) fn url(&self, path: &str) -> Result<url::Url, Error> {
         self.inner.base.join(path).map_err(|source| Error::Url { url: path.to_owned(), source })
+    }
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No secret: the client secret and the credentials' password are left out.
+        f.debug_struct("ClientBuilder")
+            .field("base", &self.base)
+            .field("client_id", &self.client_id)
+            .field("credentials", &self.credentials)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 

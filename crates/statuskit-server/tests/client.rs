@@ -91,13 +91,15 @@ async fn avatar_upload_awaited_to_its_thumbnails_and_resumed_from_a_token() {
 
 #[tokio::test]
 async fn twenty_concurrent_calls_needing_a_refresh_make_one_token_request() {
-    let app = spawn_app_with(&["--access-token-ttl", "2"]).await;
+    // 5 s tokens: after the refresh, the twenty calls have 4 s before the new token is stale too,
+    // so a second refresh could only come from the client, not from a slow machine.
+    let app = spawn_app_with(&["--access-token-ttl", "5"]).await;
     let client = client(&app);
     client.get("/v1/customers").send().await.unwrap();
     assert_eq!(client.token_requests(), 1);
     let issued_before = access_tokens_issued(&app).await;
-    // The token lives 2 s and is refreshed a fifth of its life early: stale after 1.6 s.
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // The token lives 5 s and is refreshed a fifth of its life early: stale after 4 s.
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     let calls: Vec<_> = (0..20)
         .map(|_| {
             let c = client.clone();
