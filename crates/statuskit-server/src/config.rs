@@ -59,6 +59,45 @@ pub enum Command {
     /// Check a live API (http:// or https://) against the status contract. Exits 0 when every
     /// check passed or was skipped, 1 when one failed, 2 when the probe could not run.
     Probe(ProbeArgs),
+    /// Send one request the way the contract wants a client to: wait out Retry-After, retry a
+    /// POST with one Idempotency-Key, follow a 202 to its result (--wait), print problems readably.
+    Call(CallArgs),
+}
+
+/// `statuskit call [METHOD] URL …`.
+#[derive(Debug, Clone, Args)]
+pub struct CallArgs {
+    /// METHOD then URL, or just URL (GET, or POST when --data is given).
+    #[arg(required = true, num_args = 1..=2, value_names = ["METHOD", "URL"])]
+    pub target: Vec<String>,
+    /// The body: JSON text, or @FILE to read it from a file (sent as application/json unless a
+    /// Content-Type header is given).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// A header to send, as 'Name: value'; repeat for more.
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// Bearer token (with the `=`: a token may start with `-`).
+    #[arg(long, env = "STATUSKIT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Follow a 202 Accepted to its result, polling its monitor.
+    #[arg(long)]
+    pub wait: bool,
+    /// The most time the whole call may take, waits included, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub max_time: f64,
+    /// text (the body on stdout, the status and problems on stderr) or json (one JSON object).
+    #[arg(long, value_enum, default_value_t = CallFormat::Text)]
+    pub format: CallFormat,
+}
+
+/// How `statuskit call` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CallFormat {
+    /// The body on stdout; the status line and any problem on stderr.
+    Text,
+    /// One JSON object on stdout.
+    Json,
 }
 
 /// `statuskit probe URL …`.

@@ -13,6 +13,7 @@ async fn main() -> std::process::ExitCode {
         Command::Users { command } => statuskit_server::admin_cli::users(command).await,
         Command::Clients { command } => statuskit_server::admin_cli::clients(command).await,
         Command::Docs { format } => statuskit_server::docs::print(&format),
+        Command::Call(args) => return statuskit_server::call_cli::run(args).await,
         // 0 passed, 1 a check failed, 2 the probe could not run (clap's own usage errors are 2 too).
         Command::Probe(args) => {
             return match statuskit_server::probe_cli::run(args).await {
