@@ -49,6 +49,9 @@ pub enum ProblemFormat {
 pub struct Problem {
     /// The HTTP status of the response (the body's own `status` is advisory and may differ).
     pub status: u16,
+    /// The body's own `status` member, when it is a number (in XML, an integer text); RFC 9457
+    /// §3.1.2 says it must equal the HTTP status, which `statuskit probe` checks with it.
+    pub body_status: Option<u16>,
     /// `type` (`about:blank` when absent).
     #[serde(rename = "type")]
     pub problem_type: String,
@@ -90,6 +93,7 @@ impl Problem {
         // RFC 9457 §3.1: a member with the wrong type is ignored.
         let mut p = Problem {
             status,
+            body_status: map.get("status").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok()),
             problem_type: text(map.get("type")).unwrap_or_else(|| "about:blank".into()),
             title: text(map.get("title")),
             detail: text(map.get("detail")).or_else(|| text(map.get("message"))),
@@ -219,6 +223,10 @@ impl Problem {
                     *v = Value::Array(vec![Value::String(std::mem::take(s))]);
                 }
             }
+        }
+        // `<status>404</status>` is the XML form of the number.
+        if let Some(n) = map.get("status").and_then(Value::as_str).and_then(|s| s.trim().parse::<u64>().ok()) {
+            map.insert("status".into(), Value::from(n));
         }
         let json = serde_json::to_vec(&Value::Object(map)).ok()?;
         let mut p = Problem::from_json(status, &json)?;

@@ -496,26 +496,28 @@ enum Tag {
     Star,
 }
 
-/// `Ok` if `ex` carries a problem body whose `status` is the HTTP status.
+/// `Ok` if `ex` carries a problem body whose `status` is the HTTP status. The body is read by
+/// `statuskit-client`'s problem parser (JSON, and XML in RFC 9457 Appendix B's namespace), the
+/// one parser for problems in this workspace.
 fn is_problem(ex: &Exchange) -> Result<(), String> {
     let kind = essence(ex);
-    if kind == mime::PROBLEM_JSON {
-        let status = ex.json().and_then(|b| b.get("status").and_then(Value::as_u64));
-        return match status {
-            Some(s) if s == u64::from(ex.status) => Ok(()),
-            Some(s) => Err(format!("the problem's status {s} differs from the HTTP status")),
-            None => Err("problem+json without a numeric `status`".into()),
-        };
+    let (json, xml) = (kind == mime::PROBLEM_JSON, kind == mime::PROBLEM_XML);
+    if !json && !xml {
+        return Err(format!("the body is {}, not a problem", body_kind(ex)));
     }
-    if kind == mime::PROBLEM_XML {
-        let text = String::from_utf8_lossy(&ex.body);
-        return if text.contains(&format!("<status>{}</status>", ex.status)) {
-            Ok(())
+    let Some(problem) = statuskit_client::Problem::from_response(ex.status, &ex.headers, &ex.body) else {
+        return Err(if json {
+            "problem+json whose body is not a JSON object".into()
         } else {
-            Err("problem+xml whose <status> differs from the HTTP status".into())
-        };
+            "problem+xml whose body is not a <problem> in the urn:ietf:rfc:7807 namespace".into()
+        });
+    };
+    match problem.body_status {
+        Some(s) if s == ex.status => Ok(()),
+        Some(s) => Err(format!("the problem's status {s} differs from the HTTP status")),
+        None if json => Err("problem+json without a numeric `status`".into()),
+        None => Err("problem+xml without a numeric <status>".into()),
     }
-    Err(format!("the body is {}, not a problem", body_kind(ex)))
 }
 
 fn snippet(ex: &Exchange) -> String {
@@ -553,6 +555,16 @@ mod tests {
         assert_eq!(is_problem(&ex).unwrap_err(), "the body is text/html, not a problem");
         let empty = Exchange { request: "GET /".into(), status: 405, headers: http::HeaderMap::new(), body: vec![] };
         assert_eq!(is_problem(&empty).unwrap_err(), "the body is empty, not a problem");
+        let mut xml = http::HeaderMap::new();
+        xml.insert(header::CONTENT_TYPE, mime::PROBLEM_XML.parse().unwrap());
+        let body = br#"<problem xmlns="urn:ietf:rfc:7807"><title>Gone</title><status>410</status></problem>"#;
+        let ex = Exchange { request: "GET /".into(), status: 410, headers: xml.clone(), body: body.to_vec() };
+        assert!(is_problem(&ex).is_ok());
+        assert!(is_problem(&Exchange { status: 404, ..ex }).unwrap_err().contains("differs"));
+        // The text alone does not make a problem: the root must be <problem> in RFC 9457's namespace.
+        let body = br#"<error><status>410</status></error>"#;
+        let ex = Exchange { request: "GET /".into(), status: 410, headers: xml, body: body.to_vec() };
+        assert!(is_problem(&ex).unwrap_err().contains("namespace"));
     }
 
     #[test]
