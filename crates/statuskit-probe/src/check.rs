@@ -67,12 +67,18 @@ macro_rules! checks {
 checks! {
     HeadParity = "head", None, Must, "RFC 9110 §9.3.2",
         "GET and HEAD of the same resource",
-        "HEAD: same status and header fields as GET, no content, equal Content-Length";
+        "HEAD: the same status as GET, no content, and any Content-Length equal to GET's content length";
+    HeadFields = "head-fields", None, Should, "RFC 9110 §9.3.2",
+        "GET and HEAD of the same resource",
+        "HEAD carries the header fields GET carries (values may differ; fields computed while generating the content may be left out)";
     OptionsAllow = "options", None, Should, "RFC 9110 §9.3.7",
         "OPTIONS on each path",
-        "a 2xx answer with Allow listing the path's methods";
+        "a 2xx answer with Allow";
+    AllowDocumented = "allow", None, Must, "contract §1 row 405, contract §4",
+        "(every Allow on a 405 or an OPTIONS answer the probe received)",
+        "Allow lists every method the OpenAPI document lists for that path";
     MethodNotAllowed = "405", Some(status::METHOD_NOT_ALLOWED.code.as_u16()), Must, "RFC 9110 §15.5.6",
-        "a method the path does not list in Allow",
+        "a method neither the document nor Allow lists for the path",
         "405 with Allow listing every method the path accepts";
     NotFound = "404", Some(status::NOT_FOUND.code.as_u16()), Must, "contract §1 row 404",
         "GET of a path that cannot exist",
@@ -83,21 +89,24 @@ checks! {
     VaryAccept = "vary", None, Should, "RFC 9110 §12.5.5, contract §4",
         "GET of a representation chosen by Accept",
         "Vary listing Accept";
-    UnsupportedMediaType = "415", Some(status::UNSUPPORTED_MEDIA_TYPE.code.as_u16()), Must, "RFC 9110 §15.5.16, contract §1 row 415",
+    UnsupportedMediaType = "415", Some(status::UNSUPPORTED_MEDIA_TYPE.code.as_u16()), Must, "contract §1 row 415, RFC 9110 §15.5.16",
         "POST with Content-Type: text/plain to a collection that takes JSON",
         "415 with Accept-Post listing the accepted types";
     BadJson = "400", Some(status::BAD_REQUEST.code.as_u16()), Must, "contract §1 row 400",
         "POST of a JSON body that does not parse",
         "400 with a problem body";
-    Validation = "422", Some(status::UNPROCESSABLE_ENTITY.code.as_u16()), Must, "contract §1 row 422, RFC 9457 §3",
+    Validation = "422", Some(status::UNPROCESSABLE_ENTITY.code.as_u16()), Must, "contract §1 row 422",
         "POST of well-formed JSON missing every required field",
         "422 with a problem body whose `errors` names the fields";
     Created = "201", Some(status::CREATED.code.as_u16()), Should, "RFC 9110 §9.3.3, §15.3.2",
-        "POST of a valid body to a collection",
+        "POST of a body made from the collection's schema",
         "201 with Location; GET of Location answers 200";
-    DeleteThenGone = "204-404", Some(status::NO_CONTENT.code.as_u16()), Must, "RFC 9110 §9.3.5, contract §1 rows 204 and 404",
+    DeleteThenGone = "204-404", Some(status::NO_CONTENT.code.as_u16()), Must, "contract §1 rows 204 and 404",
         "DELETE of the created resource, then GET of it",
         "204 with no content, then 404";
+    EtagPresent = "etag", None, Should, "RFC 9110 §8.8.3.1, contract §4",
+        "GET of the created resource",
+        "an ETag on the single resource";
     NotModifiedStrong = "304-strong", Some(status::NOT_MODIFIED.code.as_u16()), Must, "RFC 9110 §13.1.2",
         "GET with If-None-Match: the current ETag",
         "304 with the ETag and no content";
@@ -107,29 +116,32 @@ checks! {
     NotModifiedStar = "304-star", Some(status::NOT_MODIFIED.code.as_u16()), Must, "RFC 9110 §13.1.2",
         "GET with If-None-Match: *",
         "304 with no content";
+    NoneMatchOther = "200-inm", Some(status::OK.code.as_u16()), Must, "RFC 9110 §13.1.2, §13.2.2",
+        "GET with If-None-Match: a tag no representation has",
+        "the normal answer (200), never 304: the condition is true";
     StaleIfMatch = "412-stale", Some(status::PRECONDITION_FAILED.code.as_u16()), Must, "RFC 9110 §13.1.1",
-        "PATCH (or PUT) with If-Match: a stale ETag",
-        "412, and the resource unchanged (same ETag afterwards)";
+        "PUT (or PATCH) of the created resource with If-Match: a tag it never had",
+        "not carried out: 412 (or, without ETag support, another refusal), and the resource unchanged";
     WeakIfMatch = "412-weak", Some(status::PRECONDITION_FAILED.code.as_u16()), Must, "RFC 9110 §13.1.1 (strong comparison)",
-        "PATCH (or PUT) with If-Match: W/ + the current ETag",
-        "412: a weak tag never matches If-Match";
+        "PUT (or PATCH) with If-Match: W/ + the current ETag",
+        "not carried out (412): a weak tag never matches If-Match";
     Unauthorized = "401", Some(status::UNAUTHORIZED.code.as_u16()), Must, "RFC 9110 §15.5.2, §11.6.1",
         "a request without credentials to a protected resource",
         "401 with a WWW-Authenticate challenge that parses";
-    ChallengeRealm = "401-realm", Some(status::UNAUTHORIZED.code.as_u16()), Should, "RFC 6750 §3, contract §1 row 401",
+    BearerChallenge = "401-bearer", Some(status::UNAUTHORIZED.code.as_u16()), Should, "RFC 6750 §3, §3.1",
         "a request without credentials to a protected resource",
-        "a Bearer challenge with a realm and no error attribute";
+        "a Bearer challenge without an error attribute (realm is a MAY and not required)";
     InvalidToken = "401-invalid-token", Some(status::UNAUTHORIZED.code.as_u16()), Should, "RFC 6750 §3.1",
         "a request with an unknown bearer token",
         "401 with error=\"invalid_token\" in the challenge";
-    TooManyRequests = "429", Some(status::TOO_MANY_REQUESTS.code.as_u16()), Must, "RFC 6585 §4, contract §1 row 429",
+    TooManyRequests = "429", Some(status::TOO_MANY_REQUESTS.code.as_u16()), Must, "contract §1 row 429, RFC 6585 §4",
         "the same request repeatedly until the API answers 429",
         "429 with a Retry-After that parses; after waiting that long, the request succeeds";
     LengthRequired = "411", Some(status::LENGTH_REQUIRED.code.as_u16()), Must, "contract §1 row 411, RFC 9110 §15.5.12",
         "POST with a body but neither Content-Length nor Transfer-Encoding (raw socket)",
         "411 with a problem body";
-    ProblemBodies = "problem", None, Must, "RFC 9457 §3.1, contract §3.1",
-        "(every 4xx and 5xx answer the probe received)",
+    ProblemBodies = "problem", None, Must, "contract §3.1, RFC 9457 §3.1",
+        "(every 4xx and 5xx answer the probe received, once per distinct request)",
         "a problem body (application/problem+json or +xml) whose status equals the HTTP status";
     EtagGrammar = "grammar-etag", None, Must, "RFC 9110 §8.8.3",
         "(every ETag the probe received)",

@@ -39,6 +39,8 @@ pub struct Client {
     base: String,
     token: Option<String>,
     inner: reqwest::Client,
+    /// TLS for [`Client::raw`] on an `https://` base URL.
+    raw_tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     log: Mutex<Vec<Exchange>>,
 }
 
@@ -107,15 +109,65 @@ impl std::fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
+/// How the client trusts an `https://` API.
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    /// PEM certificates (one or more CAs) to trust besides the platform's roots.
+    pub cacert: Option<Vec<u8>>,
+    /// Accept any certificate: no verification at all.
+    pub insecure: bool,
+}
+
+/// The error and its causes, joined: reqwest's own text ("error sending request") hides the
+/// reason (connection refused, unknown issuer) in its sources.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 impl Client {
-    /// A client for the API at `base` (e.g. `http://127.0.0.1:8080`).
-    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<Self, TransportError> {
-        let inner = reqwest::Client::builder()
+    /// A client for the API at `base` (e.g. `https://api.example.com`), trusting the platform's
+    /// certificate roots plus `tls.cacert`, or nothing at all with `tls.insecure`.
+    pub fn new(base: &str, token: Option<String>, timeout: Duration, tls: &Tls) -> Result<Self, TransportError> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
-            .build()
-            .map_err(|e| TransportError(e.to_string()))?;
-        Ok(Client { base: base.trim_end_matches('/').to_owned(), token, inner, log: Mutex::new(Vec::new()) })
+            .danger_accept_invalid_certs(tls.insecure);
+        if let Some(pem) = &tls.cacert {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| TransportError(format!("the CA file is not PEM: {}", describe(&e))))?;
+            if certs.is_empty() {
+                return Err(TransportError("the CA file holds no PEM certificate".into()));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let inner = builder.build().map_err(|e| TransportError(describe(&e)))?;
+        let raw_tls = crate::raw_tls::config(tls)?;
+        Ok(Client { base: base.trim_end_matches('/').to_owned(), token, inner, raw_tls, log: Mutex::new(Vec::new()) })
+    }
+
+    /// The base URL, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends `GET /` without credentials and without logging it: `Ok` if the API answered
+    /// anything at all (any status), the transport error otherwise.
+    pub async fn reach(&self) -> Result<u16, TransportError> {
+        let res = self.inner.get(self.url("/")).send().await.map_err(|e| TransportError(describe(&e)))?;
+        Ok(res.status().as_u16())
     }
 
     /// The full URL of `path`.
@@ -149,11 +201,13 @@ impl Client {
         if let Some(body) = req.body {
             b = b.body(body);
         }
-        let request = format!("{} {}", req.method, req.path);
-        let res = b.send().await.map_err(|e| TransportError(format!("{request}: {e}")))?;
+        // Logged by path: an absolute URL on the API itself (a `Location`) is cut to its path.
+        let path = req.path.strip_prefix(&self.base).filter(|p| p.starts_with('/')).unwrap_or(&req.path);
+        let request = format!("{} {path}", req.method);
+        let res = b.send().await.map_err(|e| TransportError(format!("{request}: {}", describe(&e))))?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        let body = res.bytes().await.map_err(|e| TransportError(format!("{request}: {e}")))?.to_vec();
+        let body = res.bytes().await.map_err(|e| TransportError(format!("{request}: {}", describe(&e))))?.to_vec();
         let ex = Exchange { request, status, headers, body };
         self.log.lock().expect("log lock").push(ex.clone());
         Ok(ex)
@@ -170,12 +224,17 @@ impl Client {
         body: &[u8],
     ) -> Result<Exchange, TransportError> {
         let err = |e: &dyn std::fmt::Display| TransportError(format!("raw {method} {path}: {e}"));
-        let authority = self
-            .base
-            .strip_prefix("http://")
-            .ok_or_else(|| TransportError("raw requests need an http:// base URL".into()))?;
-        let authority = authority.split('/').next().unwrap_or(authority);
-        let mut head = format!("{method} {path} HTTP/1.1\r\n{}: {authority}\r\n", header::HOST);
+        let (tls, authority) = match (self.base.strip_prefix("https://"), self.base.strip_prefix("http://")) {
+            (Some(a), _) => (true, a),
+            (None, Some(a)) => (false, a),
+            (None, None) => {
+                return Err(TransportError(format!("raw requests need an http(s):// base URL, not {}", self.base)))
+            }
+        };
+        // A base URL with a path (`https://host/api`) prefixes the request-target, as in `url`.
+        let (authority, prefix) = authority.split_once('/').map_or((authority, ""), |(a, p)| (a, p));
+        let target = if prefix.is_empty() { path.to_owned() } else { format!("/{prefix}{path}") };
+        let mut head = format!("{method} {target} HTTP/1.1\r\n{}: {authority}\r\n", header::HOST);
         if let Some(t) = &self.token {
             head.push_str(&format!("{}: Bearer {t}\r\n", header::AUTHORIZATION));
         }
@@ -183,31 +242,20 @@ impl Client {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str(&format!("{}: close\r\n\r\n", header::CONNECTION));
-        let mut stream = tokio::net::TcpStream::connect(authority).await.map_err(|e| err(&e))?;
-        stream.write_all(head.as_bytes()).await.map_err(|e| err(&e))?;
-        stream.write_all(body).await.map_err(|e| err(&e))?;
-        let mut buf = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(10), async {
-            let mut chunk = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut chunk).await?;
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                if head_end(&buf).is_some_and(|end| buf.len() >= end + declared_length(&buf[..end])) {
-                    break;
-                }
-            }
-            Ok::<_, std::io::Error>(())
-        })
-        .await;
-        match read {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(err(&e)),
-            Err(_) if head_end(&buf).is_some() => {}
-            Err(_) => return Err(err(&"no response within 10 s")),
-        }
+        let connect = if authority.contains(':') {
+            authority.to_owned()
+        } else {
+            format!("{authority}:{}", if tls { 443 } else { 80 })
+        };
+        let tcp = tokio::net::TcpStream::connect(&connect).await.map_err(|e| err(&e))?;
+        let buf = if tls {
+            let name = crate::raw_tls::server_name(&connect)?;
+            let connector = tokio_rustls::TlsConnector::from(self.raw_tls.clone());
+            let stream = connector.connect(name, tcp).await.map_err(|e| err(&describe(&e)))?;
+            roundtrip(stream, head.as_bytes(), body).await.map_err(|e| err(&e))?
+        } else {
+            roundtrip(tcp, head.as_bytes(), body).await.map_err(|e| err(&e))?
+        };
         let ex = parse_response(&format!("{method} {path} (raw)"), &buf).ok_or_else(|| err(&"unreadable response"))?;
         self.log.lock().expect("log lock").push(ex.clone());
         Ok(ex)
@@ -216,6 +264,41 @@ impl Client {
     /// Every exchange so far.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.log.lock().expect("log lock").clone()
+    }
+}
+
+/// Writes `head` and `body` on `stream` and reads one response (whole, or its head when the body
+/// does not come within 10 s).
+async fn roundtrip<S>(mut stream: S, head: &[u8], body: &[u8]) -> Result<Vec<u8>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    stream.write_all(head).await.map_err(|e| e.to_string())?;
+    stream.write_all(body).await.map_err(|e| e.to_string())?;
+    stream.flush().await.map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if head_end(&buf).is_some_and(|end| buf.len() >= end + declared_length(&buf[..end])) {
+                break;
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+    match read {
+        Ok(Ok(())) => Ok(buf),
+        // A TLS peer that closes without close_notify: what came is what counts.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof && head_end(&buf).is_some() => Ok(buf),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) if head_end(&buf).is_some() => Ok(buf),
+        Err(_) => Err("no response within 10 s".into()),
     }
 }
 
@@ -258,5 +341,24 @@ mod tests {
         assert_eq!(ex.body, b"{}");
         assert_eq!(ex.headers["x-a"], "b");
         assert!(parse_response("x", b"HTTP/1.1 200 OK\r\n").is_none());
+    }
+
+    #[tokio::test]
+    async fn raw_requests_keep_the_base_urls_path_and_send_no_length() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/api", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut seen = vec![0u8; 4096];
+            let n = socket.read(&mut seen).await.unwrap();
+            socket.write_all(b"HTTP/1.1 411 Length Required\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+            String::from_utf8_lossy(&seen[..n]).into_owned()
+        });
+        let client = Client::new(&base, None, Duration::from_secs(5), &Tls::default()).unwrap();
+        let ex = client.raw(&Method::POST, "/things", &[], b"{}").await.unwrap();
+        assert_eq!((ex.status, ex.request.as_str()), (411, "POST /things (raw)"));
+        let request = server.await.unwrap();
+        assert!(request.starts_with("POST /api/things HTTP/1.1\r\n"), "{request}");
+        assert!(!request.to_ascii_lowercase().contains("content-length"), "{request}");
     }
 }

@@ -54,6 +54,8 @@ pub struct StatusLine {
 pub struct Report {
     /// The API probed.
     pub base: String,
+    /// `true` when TLS certificates were not verified (`--insecure`): the report says so first.
+    pub insecure: bool,
     /// One finding per check run.
     pub findings: Vec<Finding>,
     /// How long the run took.
@@ -112,6 +114,14 @@ impl Report {
         by.into_values().collect()
     }
 
+    /// The warning an `--insecure` run carries, in every format.
+    pub fn insecure_warning(&self) -> Option<&'static str> {
+        self.insecure.then_some(
+            "WARNING: --insecure: TLS certificates were NOT verified; anyone between the probe and the API \
+             could have answered in its place",
+        )
+    }
+
     /// The report in `format`.
     pub fn render(&self, format: Format) -> String {
         match format {
@@ -128,6 +138,9 @@ impl Report {
     fn table(&self) -> String {
         let width = self.findings.iter().map(|f| f.check.id.len()).max().unwrap_or(5).max(5);
         let mut out = format!("statuskit probe of {}\n\n", self.base);
+        if let Some(warning) = self.insecure_warning() {
+            let _ = writeln!(out, "{warning}\n");
+        }
         for f in &self.findings {
             let (mark, why) = match &f.outcome {
                 Outcome::Pass => ("PASS", String::new()),
@@ -181,6 +194,11 @@ impl Report {
             ("time", time.as_str()),
         ]);
         w.write_event(Event::Start(suite)).expect(ok);
+        if let Some(warning) = self.insecure_warning() {
+            w.write_event(Event::Start(BytesStart::new("system-err"))).expect(ok);
+            w.write_event(Event::Text(BytesText::new(warning))).expect(ok);
+            w.write_event(Event::End(BytesEnd::new("system-err"))).expect(ok);
+        }
         for f in &self.findings {
             let name = format!("{} ({} {})", f.check.id, f.check.level.as_str(), f.check.cite);
             let case = BytesStart::new("testcase")
@@ -220,6 +238,7 @@ mod tests {
         };
         Report {
             base: "http://127.0.0.1:1".into(),
+            insecure: false,
             findings: vec![
                 f(CheckId::NotModifiedStrong, Outcome::Pass, Some(304)),
                 f(CheckId::NotModifiedWeak, Outcome::Fail("answered 200 <&>".into()), Some(200)),
@@ -255,5 +274,17 @@ mod tests {
         assert_eq!(json["failed"], 1);
         assert_eq!(json["findings"][1]["outcome"]["outcome"], "fail");
         assert_eq!(json["summary"][0]["reached"], 1);
+        assert_eq!(json["insecure"], false);
+    }
+
+    #[test]
+    fn insecure_runs_say_so_in_every_format() {
+        let r = Report { insecure: true, ..report() };
+        for format in [Format::Table, Format::Junit] {
+            assert!(r.render(format).contains("WARNING: --insecure: TLS certificates were NOT verified"), "{format:?}");
+        }
+        let json: serde_json::Value = serde_json::from_str(&r.render(Format::Json)).unwrap();
+        assert_eq!(json["insecure"], true);
+        assert!(!report().render(Format::Table).contains("WARNING"));
     }
 }

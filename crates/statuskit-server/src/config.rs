@@ -56,8 +56,48 @@ pub enum Command {
         #[arg(long, default_value = "markdown")]
         format: String,
     },
-    /// Check a live API against the status contract.
+    /// Check a live API (http:// or https://) against the status contract. Exits 0 when every
+    /// check passed or was skipped, 1 when one failed, 2 when the probe could not run.
     Probe(ProbeArgs),
+    /// Send one request the way the contract wants a client to: wait out Retry-After, retry a
+    /// POST with one Idempotency-Key, follow a 202 to its result (--wait), print problems readably.
+    Call(CallArgs),
+}
+
+/// `statuskit call [METHOD] URL …`.
+#[derive(Debug, Clone, Args)]
+pub struct CallArgs {
+    /// METHOD then URL, or just URL (GET, or POST when --data is given).
+    #[arg(required = true, num_args = 1..=2, value_names = ["METHOD", "URL"])]
+    pub target: Vec<String>,
+    /// The body: JSON text, or @FILE to read it from a file (sent as application/json unless a
+    /// Content-Type header is given).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// A header to send, as 'Name: value'; repeat for more.
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// Bearer token (with the `=`: a token may start with `-`).
+    #[arg(long, env = "STATUSKIT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Follow a 202 Accepted to its result, polling its monitor.
+    #[arg(long)]
+    pub wait: bool,
+    /// The most time the whole call may take, waits included, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub max_time: f64,
+    /// text (the body on stdout, the status and problems on stderr) or json (one JSON object).
+    #[arg(long, value_enum, default_value_t = CallFormat::Text)]
+    pub format: CallFormat,
+}
+
+/// How `statuskit call` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CallFormat {
+    /// The body on stdout; the status line and any problem on stderr.
+    Text,
+    /// One JSON object on stdout.
+    Json,
 }
 
 /// `statuskit probe URL …`.
@@ -68,7 +108,7 @@ pub struct ProbeArgs {
     /// Bearer token sent with every request (except those testing credentials).
     #[arg(long, env = "STATUSKIT_PROBE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// OpenAPI document (3.x or Swagger 2.0): a path on the API, a URL or a file.
+    /// OpenAPI document (3.x or Swagger 2.0, JSON or YAML): a path on the API, a URL or a file.
     #[arg(long)]
     pub openapi: Option<String>,
     /// A path to read (GET); repeat for more.
@@ -77,10 +117,10 @@ pub struct ProbeArgs {
     /// table, json or junit.
     #[arg(long, default_value = "table")]
     pub format: String,
-    /// Only these checks (comma-separated ids: head, options, 405, 404, 406, vary, 415, 400, 422,
-    /// 201, 204-404, 304-strong, 304-weak, 304-star, 412-stale, 412-weak, 401, 401-realm,
-    /// 401-invalid-token, 411, 429, problem, grammar-etag, grammar-allow, grammar-retry-after,
-    /// grammar-www-authenticate).
+    /// Only these checks (comma-separated ids: head, head-fields, options, allow, 405, 404, 406,
+    /// vary, 415, 400, 422, 201, 204-404, etag, 304-strong, 304-weak, 304-star, 200-inm,
+    /// 412-stale, 412-weak, 401, 401-bearer, 401-invalid-token, 429, 411, problem, grammar-etag,
+    /// grammar-allow, grammar-retry-after, grammar-www-authenticate). An unknown id exits 2.
     #[arg(long)]
     pub only: Option<String>,
     /// Write the report to this file instead of stdout.
@@ -92,6 +132,12 @@ pub struct ProbeArgs {
     /// Longest Retry-After the probe waits out, in seconds.
     #[arg(long, default_value_t = 60)]
     pub max_wait: u64,
+    /// A PEM file of CA certificates to trust for an https:// API, besides the platform's roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify the API's TLS certificate at all (the report says so first).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// `statuskit users …`.

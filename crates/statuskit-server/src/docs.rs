@@ -6,9 +6,11 @@
 use std::sync::LazyLock;
 
 use axum::response::{IntoResponse, Response};
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 use statuskit::docs::ErrorDocs;
-use statuskit::header::{mime, CONTENT_TYPE};
+use statuskit::header::{mime, CONTENT_TYPE, VARY};
+use statuskit::negotiate::Accept;
+use statuskit::Problem;
 
 /// The service's error documentation: the catalog under `/docs/errors`. A problem type of the
 /// service's own would be added here, and so reach the page and `/openapi.json` alike.
@@ -18,9 +20,17 @@ pub fn error_docs() -> ErrorDocs {
 
 static PAGE: LazyLock<String> = LazyLock::new(|| error_docs().html());
 
-/// The handler.
-pub async fn errors_page() -> Response {
-    ([(CONTENT_TYPE, HeaderValue::from_static(mime::HTML_UTF8))], PAGE.as_str()).into_response()
+/// The handler: the page, in HTML only, so an `Accept` that excludes HTML is a 406 (contract
+/// row 406) and a malformed one a 400.
+pub async fn errors_page(headers: HeaderMap) -> Result<Response, Problem> {
+    match Accept::from_headers(&headers) {
+        Err(e) => return Err(Problem::bad_request(e.to_string())),
+        Ok(Some(accept)) if accept.quality(mime::HTML) == 0 => return Err(Problem::not_acceptable(&[mime::HTML])),
+        Ok(_) => {}
+    }
+    let headers =
+        [(CONTENT_TYPE, HeaderValue::from_static(mime::HTML_UTF8)), (VARY, HeaderValue::from_static("accept"))];
+    Ok((headers, PAGE.as_str()).into_response())
 }
 
 /// `statuskit docs --format F`: prints the catalog (markdown, rst, html) or the OpenAPI document.

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod avatars;
 pub mod caching;
+pub mod call_cli;
 pub mod config;
 pub mod customers;
 pub mod docs;

@@ -835,6 +835,7 @@ fn other_paths() -> Vec<(&'static str, Vec<(Op, bool)>)> {
     maintenance.push((set_maintenance, false));
     let page = |id: &str, media: &'static str| {
         Op::new(Method::GET, id, "A page")
+            .negotiated()
             .answer(Answer::new(&status::OK).body(media, schema(json!({"type": "string"}))))
     };
     let openapi = Op::new(Method::GET, "openapi", "This document")

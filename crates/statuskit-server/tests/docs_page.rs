@@ -63,3 +63,18 @@ async fn headless_chromium_renders_every_anchor() {
     let png = std::fs::read(shot).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a real screenshot: {} bytes", png.len());
 }
+
+#[tokio::test]
+async fn the_page_is_html_only_so_an_accept_without_html_is_406() {
+    let app = common::spawn_app().await;
+    let page = |accept: &'static str| app.send(app.anon.get(app.url("/docs/errors")).header("accept", accept));
+    let r = page("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "text/html; charset=utf-8");
+    assert_eq!(r.header("vary"), "accept");
+    assert_eq!(page("*/*").await.status, 200);
+    let refused = page("image/png").await;
+    let body = refused.problem(406, "not_acceptable");
+    assert_eq!(body["available"], serde_json::json!(["text/html"]));
+    page("text/html;q=nope").await.problem(400, "bad_request");
+}
