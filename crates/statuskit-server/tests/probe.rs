@@ -339,7 +339,9 @@ fn missing(test: &str, what: &str) {
     if std::env::var("STATUSKIT_REQUIRE_PEERS").is_ok_and(|v| v == "1") {
         panic!("{test}: STATUSKIT_REQUIRE_PEERS=1 but {why}");
     }
-    eprintln!("SKIPPED {test}: {why}");
+    // Straight to the process's stderr: the harness hides a passing test's `eprintln!`, and a
+    // skip must show in the test summary.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("SKIPPED {test}: {why}\n").as_bytes());
 }
 
 /// Starts `python3 ARGS… PORT [TOKEN]` (with `env`, where `{dir}` is a fresh temp dir) and waits
