@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue};
 use statuskit::docs::ErrorDocs;
-use statuskit::header::{mime, CONTENT_TYPE, VARY};
+use statuskit::header::{mime, ACCEPT, CONTENT_TYPE, VARY};
 use statuskit::negotiate::Accept;
 use statuskit::Problem;
 
@@ -28,8 +28,7 @@ pub async fn errors_page(headers: HeaderMap) -> Result<Response, Problem> {
         Ok(Some(accept)) if accept.quality(mime::HTML) == 0 => return Err(Problem::not_acceptable(&[mime::HTML])),
         Ok(_) => {}
     }
-    let headers =
-        [(CONTENT_TYPE, HeaderValue::from_static(mime::HTML_UTF8)), (VARY, HeaderValue::from_static("accept"))];
+    let headers = [(CONTENT_TYPE, HeaderValue::from_static(mime::HTML_UTF8)), (VARY, HeaderValue::from(ACCEPT))];
     Ok((headers, PAGE.as_str()).into_response())
 }
 

@@ -274,6 +274,16 @@ pub trait MaintenanceStore: Clone + Send + Sync + 'static {
     fn set_maintenance(&self, retry_after_seconds: Option<u64>) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// `VersionMoved` unless exactly one row changed: a write guarded by a version or a lease found
+/// the row moved on (another writer, or another instance took the lease over).
+fn one_row_changed(rows: u64) -> StoreResult<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::VersionMoved)
+    }
+}
+
 /// Everything the service needs from a database.
 pub trait Store:
     CustomerStore + AuthStore + OperationStore + MaintenanceStore + statuskit::idempotency::IdempotencyStore

@@ -31,8 +31,8 @@ use sqlx::{FromRow, Row};
 use statuskit::idempotency::{Begin, IdempotencyStore, StoreError as KeyStoreError, StoredResponse};
 
 use super::{
-    AuthStore, Avatar, Client, Customer, CustomerData, CustomerStore, MaintenanceStore, Operation, OperationStore,
-    Store, StoreError, StoreResult, Token, User,
+    one_row_changed, AuthStore, Avatar, Client, Customer, CustomerData, CustomerStore, MaintenanceStore, Operation,
+    OperationStore, Store, StoreError, StoreResult, Token, User,
 };
 
 /// How long a claimed operation stays its worker's without a renewal (a progress step or the
@@ -295,11 +295,7 @@ impl CustomerStore for PgStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::VersionMoved)
-        }
+        one_row_changed(done.rows_affected())
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -572,11 +568,7 @@ impl OperationStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::VersionMoved)
-        }
+        one_row_changed(done.rows_affected())
     }
 
     /// Records progress and renews the lease; `VersionMoved` if this instance no longer holds it.
@@ -594,11 +586,7 @@ impl OperationStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::VersionMoved)
-        }
+        one_row_changed(done.rows_affected())
     }
 
     /// Stores the images and marks the operation succeeded, all at once, only while this instance
@@ -618,9 +606,7 @@ impl OperationStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        if fenced.rows_affected() != 1 {
-            return Err(StoreError::VersionMoved);
-        }
+        one_row_changed(fenced.rows_affected())?;
         for (size, content_type, bytes, etag) in images {
             sqlx::query(
                 "INSERT INTO avatars (user_id, size, content_type, bytes, etag, updated_ms)
@@ -655,11 +641,7 @@ impl OperationStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::VersionMoved)
-        }
+        one_row_changed(done.rows_affected())
     }
 
     /// Queues again the running operations whose instance is gone or whose lease ran out; those

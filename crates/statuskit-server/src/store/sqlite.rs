@@ -10,8 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use statuskit::idempotency::{Begin, IdempotencyStore, StoreError as KeyStoreError, StoredResponse};
 
 use super::{
-    AuthStore, Avatar, Client, Customer, CustomerData, CustomerStore, MaintenanceStore, Operation, OperationStore,
-    Store, StoreError, StoreResult, Token, User,
+    one_row_changed, AuthStore, Avatar, Client, Customer, CustomerData, CustomerStore, MaintenanceStore, Operation,
+    OperationStore, Store, StoreError, StoreResult, Token, User,
 };
 
 /// A pool over one SQLite file.
@@ -67,15 +67,6 @@ impl SqliteStore {
 
     fn lease_end(&self, now: i64) -> i64 {
         now.saturating_add(self.lease_ms)
-    }
-}
-
-/// `VersionMoved` unless exactly one row changed: the lease this process held was taken over.
-fn fenced(rows: u64) -> StoreResult<()> {
-    if rows == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::VersionMoved)
     }
 }
 
@@ -259,11 +250,7 @@ impl CustomerStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::VersionMoved)
-        }
+        one_row_changed(done.rows_affected())
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -497,7 +484,7 @@ impl OperationStore for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        fenced(done.rows_affected())
+        one_row_changed(done.rows_affected())
     }
 
     /// Records progress and renews the lease; `VersionMoved` if this process no longer holds it.
@@ -515,7 +502,7 @@ impl OperationStore for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        fenced(done.rows_affected())
+        one_row_changed(done.rows_affected())
     }
 
     async fn succeed(&self, op: &Operation, images: &[(i64, String, Vec<u8>, String)]) -> StoreResult<()> {
@@ -533,7 +520,7 @@ impl OperationStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        fenced(done.rows_affected())?;
+        one_row_changed(done.rows_affected())?;
         for (size, content_type, bytes, etag) in images {
             sqlx::query(
                 "INSERT INTO avatars (user_id, size, content_type, bytes, etag, updated_ms) VALUES (?, ?, ?, ?, ?, ?)
@@ -567,7 +554,7 @@ impl OperationStore for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        fenced(done.rows_affected())
+        one_row_changed(done.rows_affected())
     }
 
     /// Queues again the running operations whose lease ran out; those another live process on
