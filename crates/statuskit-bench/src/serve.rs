@@ -44,7 +44,9 @@ use statuskit_server::config::ServeConfig;
 use statuskit_server::customers::model::{etag, CustomerView};
 use statuskit_server::operations::monitor_path;
 use statuskit_server::store::sqlite::SqliteStore;
-use statuskit_server::store::{AuthStore, Customer, CustomerData, CustomerStore, OperationStore, StoreError, Token};
+use statuskit_server::store::{
+    AuthStore, Customer, CustomerData, CustomerStore, OperationStore, StoreError, Token, TokenKind,
+};
 use tokio::net::TcpListener;
 
 use crate::ServeArgs;
@@ -141,7 +143,7 @@ async fn issue_token(store: &SqliteStore, user: Option<i64>) -> Result<String, B
     store
         .insert_tokens(&[Token {
             hash: token_hash(&token),
-            kind: "access".into(),
+            kind: TokenKind::Access,
             client_id: "statuskit-bench".into(),
             user_id: user,
             account_id: ACCOUNT,
@@ -164,11 +166,11 @@ async fn seed_operations(store: &SqliteStore) -> Result<(String, String), BoxErr
     for finish in [true, false] {
         let id = match store.queue_avatar(USER, "image/png", b"not read").await? {
             Ok(op) => op.id,
-            Err(already) => already,
+            Err(already) => already.id,
         };
-        if let Some((op, _, _)) = store.claim().await? {
+        if let Some(claimed) = store.claim().await? {
             if finish {
-                store.succeed(&op, &[]).await?;
+                store.succeed(&claimed.operation, &[]).await?;
             }
         }
         ids.push(id);
@@ -229,7 +231,7 @@ async fn bare_auth_show(State(pool): State<SqlitePool>, headers: HeaderMap, UrlP
             .fetch_optional(&pool)
             .await;
     let account = match found {
-        Ok(Some(t)) if t.kind == "access" && !t.revoked && t.expires_ms > now_ms() => t.account_id,
+        Ok(Some(t)) if t.kind == TokenKind::Access && !t.revoked && t.expires_ms > now_ms() => t.account_id,
         Ok(_) => return StatusCode::UNAUTHORIZED.into_response(),
         Err(e) => return answer(Err(e)),
     };

@@ -83,7 +83,7 @@ pub async fn upload<S: Store>(
         Err(running) => {
             return Err(Problem::conflict(format!(
                 "an avatar upload is still being processed; wait for {} to finish",
-                monitor_path(&running)
+                monitor_path(&running.id)
             )))
         }
     };

@@ -16,7 +16,7 @@ use crate::app::App;
 use crate::auth::{Auth, Read};
 use crate::avatars::me;
 use crate::customers::model::Link;
-use crate::store::{Operation, Store};
+use crate::store::{Operation, OperationState, Store};
 
 /// Where an operation's monitor is.
 pub fn monitor_path(id: &str) -> String {
@@ -41,7 +41,7 @@ pub struct OperationView<'a> {
 
 impl<'a> From<&'a Operation> for OperationView<'a> {
     fn from(op: &'a Operation) -> Self {
-        OperationView { id: &op.id, kind: &op.kind, status: &op.state, progress: op.progress }
+        OperationView { id: &op.id, kind: op.kind.as_str(), status: op.state.as_str(), progress: op.progress }
     }
 }
 
@@ -73,9 +73,9 @@ pub async fn show<S: Store>(
         return Err(Problem::not_found(format!("no operation has id {id}")));
     };
     let links = MonitorLinks { this: Link { href: monitor_path(&op.id) } };
-    match op.state.as_str() {
-        "succeeded" => Ok(SeeOther(Location::new(AVATAR_PATH)?).into_response()),
-        "failed" => {
+    match op.state {
+        OperationState::Succeeded => Ok(SeeOther(Location::new(AVATAR_PATH)?).into_response()),
+        OperationState::Failed => {
             let mut errors = statuskit::validate::FieldErrors::new();
             errors.add("body", op.error.as_deref().unwrap_or("the image could not be processed"));
             let problem = Problem::unprocessable_entity(errors);
@@ -84,7 +84,7 @@ pub async fn show<S: Store>(
             let body = Monitor { operation: OperationView::from(&op), error: Some(error), links };
             Ok(Representation::new(format, "operation", &body)?.into_response())
         }
-        _ => {
+        OperationState::Queued | OperationState::Running => {
             let body = Monitor { operation: OperationView::from(&op), error: None, links };
             Ok(Representation::new(format, "operation", &body)?
                 .header(RETRY_AFTER, RetryAfter::seconds(1).to_header_value())

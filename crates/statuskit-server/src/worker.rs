@@ -12,45 +12,67 @@ use statuskit::header::mime;
 use tokio::sync::Notify;
 
 use crate::avatars::SIZES;
-use crate::images;
-use crate::store::{Operation, Store, StoreError};
+use crate::images::{self, ImageRejection};
+use crate::store::{Claimed, Image, Store, StoreError};
 
-/// An image row: size (0 = original), media type, bytes, entity tag.
-pub type Image = (i64, String, Vec<u8>, String);
+/// Why an avatar's images could not be made. Its `Display` is the reason stored with the failed
+/// operation and shown to the client on its monitor; the cause stays in `source`, for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum MakeImagesError {
+    /// The upload does not decode (or would take too much memory to).
+    #[error(transparent)]
+    Decode(ImageRejection),
+    /// A thumbnail could not be encoded as PNG.
+    #[error("could not be made into a {size} px thumbnail")]
+    Encode {
+        /// The thumbnail's size, in pixels.
+        size: i64,
+        /// The encoder's error.
+        #[source]
+        source: image::ImageError,
+    },
+    /// A background task ended without an answer (it panicked or was cancelled).
+    #[error("could not be processed")]
+    Task(#[source] tokio::task::JoinError),
+}
 
 fn etag_of(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Renders one PNG thumbnail.
-fn thumbnail(img: &image::DynamicImage, size: i64) -> Result<Vec<u8>, String> {
+fn thumbnail(img: &image::DynamicImage, size: i64) -> Result<Vec<u8>, MakeImagesError> {
     let side = size as u32;
     let thumb = img.resize_to_fill(side, side, image::imageops::FilterType::Triangle);
     let mut out = Vec::new();
     thumb.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).map_err(|e| {
         tracing::error!(error = %e, size, "could not encode a thumbnail");
-        format!("could not be made into a {size} px thumbnail")
+        MakeImagesError::Encode { size, source: e }
     })?;
     Ok(out)
 }
 
 /// Decodes `input` within the memory stated in [`crate::images`] (limits against decompression
-/// bombs); a refusal in words.
-fn decode(input: &[u8]) -> Result<image::DynamicImage, String> {
+/// bombs).
+fn decode(input: &[u8]) -> Result<image::DynamicImage, MakeImagesError> {
     images::decode(input).map_err(|e| {
         tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "avatar does not decode");
-        e.to_string()
+        MakeImagesError::Decode(e)
     })
 }
 
-/// A background task that ended without an answer, in words (the panic stays in the log).
-fn task_failed(e: tokio::task::JoinError) -> String {
+/// A background task that ended without an answer (the panic stays in the log).
+fn task_failed(e: tokio::task::JoinError) -> MakeImagesError {
     tracing::error!(error = %e, "avatar task failed");
-    "could not be processed".to_owned()
+    MakeImagesError::Task(e)
 }
 
 /// Makes every image of an avatar operation; awaits `on_step(progress)` after each step.
-pub async fn make_images<F, Fut>(input: Vec<u8>, content_type: String, mut on_step: F) -> Result<Vec<Image>, String>
+pub async fn make_images<F, Fut>(
+    input: Vec<u8>,
+    content_type: String,
+    mut on_step: F,
+) -> Result<Vec<Image>, MakeImagesError>
 where
     F: FnMut(i64) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -61,25 +83,19 @@ where
         tokio::task::spawn_blocking(move || decode(&input)).await.map_err(task_failed)??
     };
     let decoded = Arc::new(decoded);
-    let mut images = vec![(0, content_type, input.to_vec(), etag_of(&input))];
+    let mut images = vec![Image { size: 0, content_type, bytes: input.to_vec(), etag: etag_of(&input) }];
     for (i, size) in SIZES.iter().copied().enumerate() {
         let img = decoded.clone();
         let png = tokio::task::spawn_blocking(move || thumbnail(&img, size)).await.map_err(task_failed)??;
-        let tag = etag_of(&png);
-        images.push((size, mime::PNG.to_owned(), png, tag));
+        let etag = etag_of(&png);
+        images.push(Image { size, content_type: mime::PNG.to_owned(), bytes: png, etag });
         on_step(((i + 1) * 100 / (SIZES.len() + 1)) as i64).await;
     }
     Ok(images)
 }
 
-async fn run_one<S: Store>(
-    store: &S,
-    op: Operation,
-    content_type: String,
-    input: Vec<u8>,
-    step: Duration,
-    heartbeat: Duration,
-) {
+async fn run_one<S: Store>(store: &S, claimed: Claimed, step: Duration, heartbeat: Duration) {
+    let Claimed { operation: op, content_type, input } = claimed;
     let work = make_images(input, content_type, |p| {
         let (store, id) = (store.clone(), op.id.clone());
         async move {
@@ -113,7 +129,7 @@ async fn run_one<S: Store>(
         Ok(images) => store.succeed(&op, &images).await,
         Err(reason) => {
             tracing::warn!(op = %op.id, %reason, "avatar operation failed");
-            store.fail(&op.id, &reason).await
+            store.fail(&op.id, &reason.to_string()).await
         }
     };
     match outcome {
@@ -153,10 +169,10 @@ pub fn spawn<S: Store>(store: S, work: Arc<Notify>, step: Duration, lease: Durat
         }
         loop {
             match store.claim().await {
-                Ok(Some((op, content_type, input))) => {
-                    tracing::info!(op = %op.id, "working on an operation");
-                    *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(op.id.clone());
-                    run_one(&store, op, content_type, input, step, heartbeat).await;
+                Ok(Some(claimed)) => {
+                    tracing::info!(op = %claimed.operation.id, "working on an operation");
+                    *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(claimed.operation.id.clone());
+                    run_one(&store, claimed, step, heartbeat).await;
                     *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 }
                 Ok(None) => {

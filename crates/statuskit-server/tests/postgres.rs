@@ -466,7 +466,7 @@ async fn pg_a_key_in_flight_is_409_on_another_instance_until_its_instance_dies()
 #[tokio::test]
 async fn pg_a_stale_worker_cannot_finish_an_operation_another_took_over() {
     use statuskit_server::store::postgres::PgStore;
-    use statuskit_server::store::{OperationStore, StoreError};
+    use statuskit_server::store::{Claimed, Image, InProgress, OperationState, OperationStore, StoreError};
     let Some(pg) = common::fresh_postgres("pg_a_stale_worker_cannot_finish_an_operation_another_took_over").await
     else {
         return;
@@ -476,26 +476,31 @@ async fn pg_a_stale_worker_cannot_finish_an_operation_another_took_over() {
     let second = PgStore::open(&pg.url).await.unwrap().with_lease(lease);
     let queued = first.queue_avatar(1, "image/png", &png(16)).await.unwrap().unwrap();
     let again = second.queue_avatar(1, "image/png", &png(16)).await.unwrap();
-    assert_eq!(again, Err(queued.id.clone()), "one operation per user at a time, whichever instance");
+    assert_eq!(
+        again,
+        Err(InProgress { id: queued.id.clone() }),
+        "one operation per user at a time, whichever instance"
+    );
 
-    let (op, _, _) = first.claim().await.unwrap().expect("the queued operation");
+    let op = first.claim().await.unwrap().expect("the queued operation").operation;
     assert_eq!(op.id, queued.id);
     assert!(second.claim().await.unwrap().is_none(), "leased: not claimable while the lease holds");
     first.progress(&op.id, 20).await.unwrap();
     // The first worker stalls past its lease (alive, but silent): the second takes over.
     tokio::time::sleep(lease * 2).await;
-    let (taken, _, input) = second.claim().await.unwrap().expect("the expired lease is claimable");
+    let Claimed { operation: taken, input, .. } =
+        second.claim().await.unwrap().expect("the expired lease is claimable");
     assert_eq!((taken.id.as_str(), taken.progress), (op.id.as_str(), 0), "resumed from the start");
     assert!(!input.is_empty());
     // The stale worker's late steps and result are refused; the new owner's are stored.
     assert!(matches!(first.progress(&op.id, 60).await, Err(StoreError::VersionMoved)));
-    let image = (0, "image/png".to_owned(), png(16), "tag".to_owned());
+    let image = Image { size: 0, content_type: "image/png".to_owned(), bytes: png(16), etag: "tag".to_owned() };
     assert!(matches!(first.succeed(&op, std::slice::from_ref(&image)).await, Err(StoreError::VersionMoved)));
     assert!(matches!(first.fail(&op.id, "late").await, Err(StoreError::VersionMoved)));
     assert!(first.avatar(1, 0).await.unwrap().is_none(), "nothing stored by the stale worker");
     second.succeed(&taken, &[image]).await.unwrap();
     let done = second.operation(1, &op.id).await.unwrap().unwrap();
-    assert_eq!((done.state.as_str(), done.progress), ("succeeded", 100));
+    assert_eq!((done.state, done.progress), (OperationState::Succeeded, 100));
     assert_eq!(first.avatar(1, 0).await.unwrap().unwrap().etag, "tag");
     drop((first, second));
 }

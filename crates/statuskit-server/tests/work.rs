@@ -320,7 +320,7 @@ async fn sigterm_gives_back_the_operation_in_the_middle_so_the_next_instance_tak
 #[tokio::test]
 async fn sqlite_leases_a_stale_worker_cannot_finish_an_operation_another_took_over() {
     use statuskit_server::store::sqlite::SqliteStore;
-    use statuskit_server::store::{OperationStore, StoreError};
+    use statuskit_server::store::{Claimed, Image, OperationState, OperationStore, StoreError};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("leases.db");
     let lease = Duration::from_millis(300);
@@ -328,7 +328,7 @@ async fn sqlite_leases_a_stale_worker_cannot_finish_an_operation_another_took_ov
     let second = SqliteStore::open(&file).await.unwrap().with_lease(lease);
     let png = image_bytes(16, image::ImageFormat::Png);
     let queued = first.queue_avatar(1, "image/png", &png).await.unwrap().unwrap();
-    let (op, _, _) = first.claim().await.unwrap().expect("the queued operation");
+    let op = first.claim().await.unwrap().expect("the queued operation").operation;
     assert_eq!(op.id, queued.id);
     assert!(second.claim().await.unwrap().is_none(), "leased: not claimable while the lease holds");
     first.progress(&op.id, 20).await.unwrap();
@@ -339,17 +339,18 @@ async fn sqlite_leases_a_stale_worker_cannot_finish_an_operation_another_took_ov
     assert!(second.claim().await.unwrap().is_none(), "renewed: still not claimable");
     // The first falls silent past its lease: the second takes over, from the start.
     tokio::time::sleep(lease * 2).await;
-    let (taken, _, input) = second.claim().await.unwrap().expect("the expired lease is claimable");
+    let Claimed { operation: taken, input, .. } =
+        second.claim().await.unwrap().expect("the expired lease is claimable");
     assert_eq!((taken.id.as_str(), taken.progress), (op.id.as_str(), 0));
     assert!(!input.is_empty());
     assert!(matches!(first.progress(&op.id, 60).await, Err(StoreError::VersionMoved)));
     assert!(matches!(first.renew(&op.id).await, Err(StoreError::VersionMoved)));
-    let image = (0, "image/png".to_owned(), png.clone(), "tag".to_owned());
+    let image = Image { size: 0, content_type: "image/png".to_owned(), bytes: png.clone(), etag: "tag".to_owned() };
     assert!(matches!(first.succeed(&op, std::slice::from_ref(&image)).await, Err(StoreError::VersionMoved)));
     assert!(matches!(first.fail(&op.id, "late").await, Err(StoreError::VersionMoved)));
     assert!(first.avatar(1, 0).await.unwrap().is_none(), "nothing stored by the stale worker");
     assert!(!first.release(&op.id).await.unwrap(), "not the first's to give back");
     second.succeed(&taken, &[image]).await.unwrap();
     let done = second.operation(1, &op.id).await.unwrap().unwrap();
-    assert_eq!((done.state.as_str(), done.progress), ("succeeded", 100));
+    assert_eq!((done.state, done.progress), (OperationState::Succeeded, 100));
 }

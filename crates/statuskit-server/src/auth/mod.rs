@@ -129,7 +129,7 @@ async fn look_up<S: Store>(app: &App<S>, digest: TokenDigest) -> Result<Arc<Call
     let Some(t) = app.store.find_token(&secrets::digest_hex(&digest)).await? else {
         return Err(bearer.invalid_token("the access token is not valid"));
     };
-    if t.kind != "access" {
+    if t.kind != crate::store::TokenKind::Access {
         return Err(bearer.invalid_token("the access token is not valid"));
     }
     if t.revoked {

@@ -20,7 +20,7 @@ use super::oauth_error::{no_store, OAuthError};
 use super::scope::Scopes;
 use super::secrets::{new_token, random_string, token_hash};
 use crate::app::App;
-use crate::store::{Client, Store, Token};
+use crate::store::{Client, Store, Token, TokenKind};
 
 /// Largest form body read, in bytes.
 const FORM_LIMIT: usize = 16 * 1024;
@@ -242,7 +242,8 @@ async fn issue<S: Store>(app: &App<S>, req: Request) -> Result<Issued, Refusal> 
             let hash = token_hash(presented);
             let old = app.store.find_token(&hash).await?;
             let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
-            let old = old.filter(|t| t.kind == "refresh" && t.client_id == client.client_id).ok_or_else(invalid)?;
+            let old =
+                old.filter(|t| t.kind == TokenKind::Refresh && t.client_id == client.client_id).ok_or_else(invalid)?;
             if old.revoked {
                 return Err(OAuthError::invalid_grant("the refresh token was revoked").into());
             }
@@ -277,9 +278,9 @@ async fn mint<S: Store>(
     let now = now_ms();
     let access = new_token();
     let refresh = with_refresh.then(new_token);
-    let row = |hash: String, kind: &str, ttl_s: u64| Token {
+    let row = |hash: String, kind: TokenKind, ttl_s: u64| Token {
         hash,
-        kind: kind.to_owned(),
+        kind,
         client_id: client.client_id.clone(),
         user_id,
         account_id,
@@ -289,9 +290,9 @@ async fn mint<S: Store>(
         revoked: false,
         used: false,
     };
-    let mut rows = vec![row(token_hash(&access), "access", app.config.access_token_ttl)];
+    let mut rows = vec![row(token_hash(&access), TokenKind::Access, app.config.access_token_ttl)];
     if let Some(r) = &refresh {
-        rows.push(row(token_hash(r), "refresh", app.config.refresh_token_ttl));
+        rows.push(row(token_hash(r), TokenKind::Refresh, app.config.refresh_token_ttl));
     }
     app.store.insert_tokens(&rows).await?;
     Ok(Issued {
@@ -313,7 +314,7 @@ pub async fn revoke<S: Store>(State(app): State<App<S>>, req: Request) -> Respon
         let hash = token_hash(presented);
         if let Some(t) = app.store.find_token(&hash).await? {
             if t.client_id == client.client_id {
-                if t.kind == "refresh" {
+                if t.kind == TokenKind::Refresh {
                     app.store.revoke_family(&t.family).await?;
                 } else {
                     app.store.revoke_token(&hash).await?;

@@ -4,8 +4,11 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
+mod columns;
 pub mod postgres;
 pub mod sqlite;
+
+pub use columns::{KeyState, OperationKind, OperationState, TokenKind, UnknownWord};
 
 /// Which store a `--database` value names: a `postgres://` or `postgresql://` URL opens
 /// PostgreSQL; anything else is a SQLite file (a path, or `sqlite:PATH` / `sqlite://PATH`).
@@ -133,8 +136,8 @@ pub struct Client {
 pub struct Token {
     /// SHA-256 of the token, hex.
     pub hash: String,
-    /// `access` or `refresh`.
-    pub kind: String,
+    /// An access or a refresh token.
+    pub kind: TokenKind,
     /// The client it was issued to.
     pub client_id: String,
     /// The user it acts for, if any.
@@ -194,10 +197,10 @@ pub struct Operation {
     pub id: String,
     /// The user it works for.
     pub user_id: i64,
-    /// What it does (`avatar`).
-    pub kind: String,
-    /// `queued`, `running`, `succeeded` or `failed`.
-    pub state: String,
+    /// What it does.
+    pub kind: OperationKind,
+    /// Queued, running, succeeded or failed.
+    pub state: OperationState,
     /// 0–100.
     pub progress: i64,
     /// Why it failed.
@@ -221,16 +224,48 @@ pub struct Avatar {
     pub updated_ms: i64,
 }
 
+/// An operation a worker claimed, with what it works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The operation, now running under this instance's lease.
+    pub operation: Operation,
+    /// The media type of the upload.
+    pub content_type: String,
+    /// The uploaded bytes.
+    pub input: Vec<u8>,
+}
+
+/// One image an avatar operation made, to be stored when it succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Its size in pixels (square); 0 for the original upload.
+    pub size: i64,
+    /// Media type.
+    pub content_type: String,
+    /// The image.
+    pub bytes: Vec<u8>,
+    /// Its strong entity tag.
+    pub etag: String,
+}
+
+/// Why an avatar operation was not queued: one of the user's is still queued or running.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("avatar operation {id} is still queued or running")]
+pub struct InProgress {
+    /// The id of the operation in the way.
+    pub id: String,
+}
+
 /// What background operations and avatars need from a database.
 pub trait OperationStore: Clone + Send + Sync + 'static {
-    /// Queues an avatar operation for `user`, unless one is queued or running (then `Err(that
-    /// one's id)` inside `Ok`).
+    /// Queues an avatar operation for `user`, unless one is queued or running (then
+    /// `Err(InProgress)` naming it, inside `Ok`).
     fn queue_avatar(
         &self,
         user: i64,
         content_type: &str,
         input: &[u8],
-    ) -> impl Future<Output = StoreResult<Result<Operation, String>>> + Send;
+    ) -> impl Future<Output = StoreResult<Result<Operation, InProgress>>> + Send;
     /// One of the user's operations.
     fn operation(&self, user: i64, id: &str) -> impl Future<Output = StoreResult<Option<Operation>>> + Send;
     /// Arranges for `work` to be notified when any instance on this store queues an operation
@@ -240,18 +275,14 @@ pub trait OperationStore: Clone + Send + Sync + 'static {
         let _ = work;
     }
     /// Claims the oldest queued operation for a worker (state → running), with its input.
-    fn claim(&self) -> impl Future<Output = StoreResult<Option<(Operation, String, Vec<u8>)>>> + Send;
+    fn claim(&self) -> impl Future<Output = StoreResult<Option<Claimed>>> + Send;
     /// Records progress (and renews the lease); `VersionMoved` if this instance no longer holds it.
     fn progress(&self, id: &str, progress: i64) -> impl Future<Output = StoreResult<()>> + Send;
     /// Renews the lease on an operation this instance works on (the worker's heartbeat);
     /// `VersionMoved` if another instance took it over.
     fn renew(&self, id: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Finishes an operation: its images stored and state `succeeded`, all at once.
-    fn succeed(
-        &self,
-        op: &Operation,
-        images: &[(i64, String, Vec<u8>, String)],
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn succeed(&self, op: &Operation, images: &[Image]) -> impl Future<Output = StoreResult<()>> + Send;
     /// Fails an operation with a reason.
     fn fail(&self, id: &str, error: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Queues again what was running when the service stopped; returns how many.
@@ -282,6 +313,21 @@ fn one_row_changed(rows: u64) -> StoreResult<()> {
     } else {
         Err(StoreError::VersionMoved)
     }
+}
+
+/// An `Idempotency-Key` record as `IdempotencyStore::begin` reads it back, on either store.
+#[derive(Debug, sqlx::FromRow)]
+struct KeyRecord {
+    /// The request's fingerprint, to tell a replay from a different request with the same key.
+    fingerprint: String,
+    /// In flight or done.
+    state: KeyState,
+    /// The stored response's status (once done).
+    status: Option<i64>,
+    /// Its header fields, as a JSON list of name and value pairs.
+    headers: Option<String>,
+    /// Its body.
+    body: Option<Vec<u8>>,
 }
 
 /// Everything the service needs from a database.

@@ -83,7 +83,7 @@ impl AuthStore for PgStore {
                 "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ))
             .bind(&t.hash)
-            .bind(&t.kind)
+            .bind(t.kind)
             .bind(&t.client_id)
             .bind(t.user_id)
             .bind(t.account_id)

@@ -6,10 +6,7 @@ use std::time::Duration;
 use statuskit::idempotency::{Begin, IdempotencyStore, StoreError as KeyStoreError, StoredResponse};
 
 use super::{map_err, now_ms, PgStore, STALE_IN_FLIGHT};
-use crate::store::{Store, StoreResult};
-
-/// fingerprint, state, status, headers (JSON), body.
-type IdempotencyRow = (String, String, Option<i64>, Option<String>, Option<Vec<u8>>);
+use crate::store::{KeyRecord, KeyState, Store, StoreResult};
 
 impl IdempotencyStore for PgStore {
     async fn begin(&self, owner: &str, key: &str, fingerprint: &str, ttl: Duration) -> Result<Begin, KeyStoreError> {
@@ -47,7 +44,7 @@ impl IdempotencyStore for PgStore {
         if inserted.rows_affected() == 1 {
             return Ok(Begin::New);
         }
-        let row: Option<IdempotencyRow> = sqlx::query_as(
+        let row: Option<KeyRecord> = sqlx::query_as(
             "SELECT fingerprint, state, status, headers, body FROM idempotency WHERE owner = $1 AND key = $2",
         )
         .bind(owner)
@@ -55,13 +52,13 @@ impl IdempotencyStore for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(KeyStoreError::new)?;
-        let Some((print, state, status, headers, body)) = row else {
+        let Some(KeyRecord { fingerprint: print, state, status, headers, body }) = row else {
             return Ok(Begin::InFlight); // released between the two statements: another request holds it
         };
         if print != fingerprint {
             return Ok(Begin::Mismatch);
         }
-        if state != "done" {
+        if state != KeyState::Done {
             return Ok(Begin::InFlight);
         }
         let headers: Vec<(String, Vec<u8>)> =

@@ -7,7 +7,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
 use super::{map_err, now_ms, PgStore};
-use crate::store::{one_row_changed, Avatar, Operation, OperationStore, StoreError, StoreResult};
+use crate::store::{
+    one_row_changed, Avatar, Claimed, Image, InProgress, Operation, OperationStore, StoreError, StoreResult,
+};
 
 const OP_COLUMNS: &str = "id, user_id, kind, state, progress, error, created_ms, updated_ms";
 
@@ -44,7 +46,7 @@ impl OperationStore for PgStore {
         user: i64,
         content_type: &str,
         input: &[u8],
-    ) -> StoreResult<Result<Operation, String>> {
+    ) -> StoreResult<Result<Operation, InProgress>> {
         for _ in 0..QUEUE_ATTEMPTS {
             // The partial unique index `operations_one_active` makes the check and the insert
             // one atomic step, whichever instance queues.
@@ -79,7 +81,7 @@ impl OperationStore for PgStore {
             .await
             .map_err(map_err)?;
             if let Some(id) = running {
-                return Ok(Err(id));
+                return Ok(Err(InProgress { id }));
             }
             // It finished between the two statements: the way is free again.
         }
@@ -95,7 +97,7 @@ impl OperationStore for PgStore {
             .map_err(map_err)
     }
 
-    async fn claim(&self) -> StoreResult<Option<(Operation, String, Vec<u8>)>> {
+    async fn claim(&self) -> StoreResult<Option<Claimed>> {
         // The oldest queued operation, or a running one whose lease ran out or whose instance is
         // gone; rows other workers are claiming at this moment are skipped, not waited for. A
         // resumed one starts over.
@@ -119,7 +121,11 @@ impl OperationStore for PgStore {
         let op = Operation::from_row(&row).map_err(map_err)?;
         let content_type: Option<String> = row.try_get("content_type").map_err(map_err)?;
         let input: Option<Vec<u8>> = row.try_get("input").map_err(map_err)?;
-        Ok(Some((op, content_type.unwrap_or_default(), input.unwrap_or_default())))
+        Ok(Some(Claimed {
+            operation: op,
+            content_type: content_type.unwrap_or_default(),
+            input: input.unwrap_or_default(),
+        }))
     }
 
     async fn renew(&self, id: &str) -> StoreResult<()> {
@@ -155,7 +161,7 @@ impl OperationStore for PgStore {
 
     /// Stores the images and marks the operation succeeded, all at once, only while this instance
     /// holds its lease; `VersionMoved` (nothing stored) otherwise.
-    async fn succeed(&self, op: &Operation, images: &[(i64, String, Vec<u8>, String)]) -> StoreResult<()> {
+    async fn succeed(&self, op: &Operation, images: &[Image]) -> StoreResult<()> {
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         // First, so the row stays locked (and ours) until the images are in.
@@ -171,7 +177,7 @@ impl OperationStore for PgStore {
         .await
         .map_err(map_err)?;
         one_row_changed(fenced.rows_affected())?;
-        for (size, content_type, bytes, etag) in images {
+        for image in images {
             sqlx::query(
                 "INSERT INTO avatars (user_id, size, content_type, bytes, etag, updated_ms)
                  VALUES ($1, $2, $3, $4, $5, $6)
@@ -179,10 +185,10 @@ impl OperationStore for PgStore {
                  bytes = excluded.bytes, etag = excluded.etag, updated_ms = excluded.updated_ms",
             )
             .bind(op.user_id)
-            .bind(size)
-            .bind(content_type)
-            .bind(bytes)
-            .bind(etag)
+            .bind(image.size)
+            .bind(&image.content_type)
+            .bind(&image.bytes)
+            .bind(&image.etag)
             .bind(now)
             .execute(&mut *tx)
             .await

@@ -77,7 +77,7 @@ impl AuthStore for SqliteStore {
         for t in tokens {
             sqlx::query(&format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
                 .bind(&t.hash)
-                .bind(&t.kind)
+                .bind(t.kind)
                 .bind(&t.client_id)
                 .bind(t.user_id)
                 .bind(t.account_id)

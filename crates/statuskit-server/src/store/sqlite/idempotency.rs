@@ -6,10 +6,7 @@ use std::time::Duration;
 use statuskit::idempotency::{Begin, IdempotencyStore, StoreError as KeyStoreError, StoredResponse};
 
 use super::{map_err, now_ms, SqliteStore};
-use crate::store::{Store, StoreResult};
-
-/// fingerprint, state, status, headers (JSON), body.
-type IdempotencyRow = (String, String, Option<i64>, Option<String>, Option<Vec<u8>>);
+use crate::store::{KeyRecord, KeyState, Store, StoreResult};
 
 impl IdempotencyStore for SqliteStore {
     async fn begin(&self, owner: &str, key: &str, fingerprint: &str, ttl: Duration) -> Result<Begin, KeyStoreError> {
@@ -36,7 +33,7 @@ impl IdempotencyStore for SqliteStore {
         if inserted.rows_affected() == 1 {
             return Ok(Begin::New);
         }
-        let row: Option<IdempotencyRow> = sqlx::query_as(
+        let row: Option<KeyRecord> = sqlx::query_as(
             "SELECT fingerprint, state, status, headers, body FROM idempotency WHERE owner = ? AND key = ?",
         )
         .bind(owner)
@@ -44,13 +41,13 @@ impl IdempotencyStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(KeyStoreError::new)?;
-        let Some((print, state, status, headers, body)) = row else {
+        let Some(KeyRecord { fingerprint: print, state, status, headers, body }) = row else {
             return Ok(Begin::InFlight); // released between the two statements: another request holds it
         };
         if print != fingerprint {
             return Ok(Begin::Mismatch);
         }
-        if state != "done" {
+        if state != KeyState::Done {
             return Ok(Begin::InFlight);
         }
         let headers: Vec<(String, Vec<u8>)> =

@@ -2,7 +2,7 @@
 //! them, and the avatars they make.
 
 use super::{map_err, now_ms, SqliteStore};
-use crate::store::{one_row_changed, Avatar, Operation, OperationStore, StoreResult};
+use crate::store::{one_row_changed, Avatar, Claimed, Image, InProgress, Operation, OperationStore, StoreResult};
 
 const OP_COLUMNS: &str = "id, user_id, kind, state, progress, error, created_ms, updated_ms";
 
@@ -12,7 +12,7 @@ impl OperationStore for SqliteStore {
         user: i64,
         content_type: &str,
         input: &[u8],
-    ) -> StoreResult<Result<Operation, String>> {
+    ) -> StoreResult<Result<Operation, InProgress>> {
         // One statement, so the check and the insert are atomic (a read-then-write transaction
         // would fail with SQLITE_BUSY_SNAPSHOT whenever the worker writes in between).
         let now = now_ms();
@@ -43,7 +43,7 @@ impl OperationStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(map_err)?;
-        Ok(Err(running.unwrap_or_default()))
+        Ok(Err(InProgress { id: running.unwrap_or_default() }))
     }
 
     async fn operation(&self, user: i64, id: &str) -> StoreResult<Option<Operation>> {
@@ -58,7 +58,7 @@ impl OperationStore for SqliteStore {
     /// The oldest queued operation, or a running one whose lease ran out (its worker died or
     /// stalled); one statement, and SQLite runs one writer at a time, so two workers never claim
     /// one operation. A resumed one starts over.
-    async fn claim(&self) -> StoreResult<Option<(Operation, String, Vec<u8>)>> {
+    async fn claim(&self) -> StoreResult<Option<Claimed>> {
         let now = now_ms();
         let row: Option<(String,)> = sqlx::query_as(
             "UPDATE operations SET state = 'running', progress = 0, lease_owner = ?, lease_expires_ms = ?,
@@ -88,7 +88,11 @@ impl OperationStore for SqliteStore {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(map_err)?;
-        Ok(Some((op, content_type.unwrap_or_default(), input.unwrap_or_default())))
+        Ok(Some(Claimed {
+            operation: op,
+            content_type: content_type.unwrap_or_default(),
+            input: input.unwrap_or_default(),
+        }))
     }
 
     async fn renew(&self, id: &str) -> StoreResult<()> {
@@ -122,7 +126,7 @@ impl OperationStore for SqliteStore {
         one_row_changed(done.rows_affected())
     }
 
-    async fn succeed(&self, op: &Operation, images: &[(i64, String, Vec<u8>, String)]) -> StoreResult<()> {
+    async fn succeed(&self, op: &Operation, images: &[Image]) -> StoreResult<()> {
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         // First: the write lock SQLite takes here keeps the row ours until the images are in.
@@ -138,17 +142,17 @@ impl OperationStore for SqliteStore {
         .await
         .map_err(map_err)?;
         one_row_changed(done.rows_affected())?;
-        for (size, content_type, bytes, etag) in images {
+        for image in images {
             sqlx::query(
                 "INSERT INTO avatars (user_id, size, content_type, bytes, etag, updated_ms) VALUES (?, ?, ?, ?, ?, ?)
                  ON CONFLICT (user_id, size) DO UPDATE SET content_type = excluded.content_type,
                  bytes = excluded.bytes, etag = excluded.etag, updated_ms = excluded.updated_ms",
             )
             .bind(op.user_id)
-            .bind(size)
-            .bind(content_type)
-            .bind(bytes)
-            .bind(etag)
+            .bind(image.size)
+            .bind(&image.content_type)
+            .bind(&image.bytes)
+            .bind(&image.etag)
             .bind(now)
             .execute(&mut *tx)
             .await
