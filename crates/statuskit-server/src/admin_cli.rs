@@ -18,7 +18,7 @@ fn check_text(what: &str, value: &str) -> Result<(), Box<dyn std::error::Error>>
 }
 
 fn check_scopes(list: &str) -> Result<String, Box<dyn std::error::Error>> {
-    Ok(Scopes::parse(list).map_err(|s| format!("unknown scope `{s}`"))?.to_string())
+    Ok(Scopes::parse(list)?.to_string())
 }
 
 /// Runs `statuskit users …`.

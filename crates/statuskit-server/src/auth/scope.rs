@@ -31,6 +31,11 @@ impl Scope {
     }
 }
 
+/// A scope name that is not one of [`Scope::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope `{0}`")]
+pub struct UnknownScope(pub String);
+
 /// A set of scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Scopes(u8);
@@ -47,11 +52,11 @@ impl Scopes {
         Scopes(self.0 | scope.bit())
     }
 
-    /// Parses a space-delimited list (RFC 6749 §3.3); `Err(name)` for an unknown scope.
-    pub fn parse(list: &str) -> Result<Self, String> {
+    /// Parses a space-delimited list (RFC 6749 §3.3); the first unknown scope is an error.
+    pub fn parse(list: &str) -> Result<Self, UnknownScope> {
         let mut out = Scopes(0);
         for name in list.split(' ').filter(|s| !s.is_empty()) {
-            let scope = Scope::ALL.iter().find(|s| s.as_str() == name).ok_or_else(|| name.to_owned())?;
+            let scope = Scope::ALL.iter().find(|s| s.as_str() == name).ok_or_else(|| UnknownScope(name.to_owned()))?;
             out = out.with(*scope);
         }
         Ok(out)
@@ -94,7 +99,7 @@ mod tests {
         let s = Scopes::parse("admin  customers:read").unwrap();
         assert_eq!(s.to_string(), "customers:read admin");
         assert!(s.contains(Scope::Admin) && !s.contains(Scope::CustomersWrite));
-        assert_eq!(Scopes::parse("customers:delete"), Err("customers:delete".into()));
+        assert_eq!(Scopes::parse("customers:delete"), Err(UnknownScope("customers:delete".into())));
         assert!(Scopes::parse("admin").unwrap().is_subset(Scopes::all()));
         assert!(!Scopes::all().is_subset(Scopes::parse("admin").unwrap()));
     }

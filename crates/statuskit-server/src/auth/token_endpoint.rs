@@ -164,8 +164,7 @@ fn grant_scopes(form: &Form, allowed: Scopes) -> Result<Scopes, OAuthError> {
     match form.get("scope") {
         None => Ok(allowed),
         Some(list) => {
-            let requested =
-                Scopes::parse(list).map_err(|s| OAuthError::invalid_scope(format!("unknown scope `{s}`")))?;
+            let requested = Scopes::parse(list).map_err(|unknown| OAuthError::invalid_scope(unknown.to_string()))?;
             if requested.is_empty() {
                 return Err(OAuthError::invalid_scope("the scope list is empty"));
             }
