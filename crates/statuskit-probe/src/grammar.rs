@@ -3,15 +3,8 @@
 //! `WWW-Authenticate` are read here.
 
 use statuskit::etag::EntityTag;
+use statuskit::header::{is_tchar, is_token};
 use statuskit::retry_after::RetryAfter;
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_tchar)
-}
 
 /// `entity-tag = [ W/ ] DQUOTE *etagc DQUOTE` (RFC 9110 §8.8.3).
 pub fn etag(value: &[u8]) -> Result<(), String> {
