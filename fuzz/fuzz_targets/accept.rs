@@ -7,14 +7,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use statuskit::header::is_tchar;
 use statuskit::negotiate::{select, Accept};
 
 const FIXED_OFFERS: [&str; 5] =
     ["application/json", "application/xml", "application/problem+json", "application/problem+xml", "text/plain"];
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
 
 /// The ranges as a field value: `type/subtype;p0=x;...;q=0.500`.
 fn render(accept: &Accept) -> String {
