@@ -36,13 +36,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use statuskit::negotiate::Format;
-use statuskit_server::app::{router, App};
+use statuskit_server::app::router;
 use statuskit_server::auth::now_ms;
 use statuskit_server::auth::scope::Scopes;
 use statuskit_server::auth::secrets::{new_token, token_hash};
 use statuskit_server::config::ServeConfig;
 use statuskit_server::customers::model::{etag, CustomerView};
 use statuskit_server::operations::monitor_path;
+use statuskit_server::state::App;
 use statuskit_server::store::sqlite::SqliteStore;
 use statuskit_server::store::{
     AuthStore, Customer, CustomerData, CustomerStore, OperationStore, StoreError, Token, TokenKind,
