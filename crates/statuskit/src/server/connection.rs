@@ -24,6 +24,7 @@ use super::registry::{Clock, ConnState, InFlight, Refusal, Registered, Registry}
 use super::watched::{next_check, raw_response, verdict, Verdict, Watched};
 use super::ServerConfig;
 use crate::problem::Problem;
+use crate::problem_type::DocsBase;
 
 /// What every connection task needs from the server.
 pub(super) struct ConnCtx {
@@ -69,7 +70,8 @@ pub(super) async fn serve_connection<S>(
         }
     };
     let clock = ctx.clock;
-    let io = TokioIo::new(Watched { inner: stream, conn: conn.clone(), clock, replacement: None });
+    let docs = ctx.config.docs_base.clone();
+    let io = TokioIo::new(Watched { inner: stream, conn: conn.clone(), clock, docs, replacement: None });
     let hyper_service = {
         let conn = conn.clone();
         hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -148,7 +150,9 @@ pub(super) async fn serve_connection<S>(
             "the request's header section did not arrive within {} ms",
             config.header_read_timeout.as_millis()
         ));
-        let _ = tokio::time::timeout(Duration::from_secs(1), spare.write_all(&raw_response(&problem))).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), spare.write_all(&raw_response(&problem, &config.docs_base)))
+                .await;
     }
     if matches!(ending, Ending::Done | Ending::HeaderTimeout) {
         linger(&mut spare, config.linger_bytes, config.linger_time).await;
@@ -181,8 +185,13 @@ async fn linger(stream: &mut TcpStream, max_bytes: usize, max_time: Duration) {
 }
 
 /// Answers a refused connection with a 503 problem and closes it.
-pub(super) async fn refuse(mut stream: TcpStream, refusal: Refusal, (linger_bytes, linger_time): (usize, Duration)) {
-    let response = raw_response(&refusal.problem());
+pub(super) async fn refuse(
+    mut stream: TcpStream,
+    refusal: Refusal,
+    docs: &DocsBase,
+    (linger_bytes, linger_time): (usize, Duration),
+) {
+    let response = raw_response(&refusal.problem(), docs);
     let _ = tokio::time::timeout(Duration::from_millis(500), stream.write_all(&response)).await;
     linger(&mut stream, linger_bytes, linger_time).await;
 }

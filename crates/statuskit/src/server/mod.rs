@@ -58,6 +58,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::Service;
 
+use crate::problem_type::DocsBase;
+
 use connection::{refuse, serve_connection, ConnCtx};
 use registry::{Clock, Registry};
 use watched::raw_response;
@@ -102,6 +104,13 @@ pub struct ServerConfig {
     pub max_head_bytes: usize,
     /// The HTTP/2 header list size announced (default 256 KiB).
     pub max_h2_header_list_bytes: u32,
+    /// The docs base of the problems the server writes itself, where no service answers (the 408
+    /// for a head that never completed, the 503 at a connection cap, the 400, 414 and 431 in
+    /// place of hyper's own): their `type` is `<base>#<status name>`. Default
+    /// [`DocsBase::default`] (`/docs/errors`); give the base the API's
+    /// [`ContractLayer::docs_base`](crate::ContractLayer::docs_base) has, so that every problem
+    /// points at the same docs.
+    pub docs_base: DocsBase,
 }
 
 impl Default for ServerConfig {
@@ -117,6 +126,7 @@ impl Default for ServerConfig {
             linger_time: Duration::from_secs(2),
             max_head_bytes: 256 * 1024,
             max_h2_header_list_bytes: 256 * 1024,
+            docs_base: DocsBase::default(),
         }
     }
 }
@@ -154,6 +164,23 @@ impl ServerConfig {
     #[must_use]
     pub fn shutdown_grace(mut self, t: Duration) -> Self {
         self.shutdown_grace = t;
+        self
+    }
+
+    /// Sets [`docs_base`](Self::docs_base): the base of the `type` of the problems the server
+    /// writes itself.
+    ///
+    /// ```
+    /// use statuskit::problem_type::DocsBase;
+    /// use statuskit::server::ServerConfig;
+    ///
+    /// let docs = DocsBase::new("https://api.example.com/errors").unwrap();
+    /// let config = ServerConfig::default().docs_base(docs.clone());
+    /// assert_eq!(config.docs_base, docs);
+    /// ```
+    #[must_use]
+    pub fn docs_base(mut self, docs: DocsBase) -> Self {
+        self.docs_base = docs;
         self
     }
 }
@@ -225,14 +252,15 @@ where
             Err(refusal) => match refusing.clone().try_acquire_owned() {
                 Ok(permit) => {
                     let linger = (config.linger_bytes.min(64 * 1024), Duration::from_millis(500));
+                    let docs = config.docs_base.clone();
                     tasks.spawn(async move {
-                        refuse(stream, refusal, linger).await;
+                        refuse(stream, refusal, &docs, linger).await;
                         drop(permit);
                     });
                 }
                 Err(_) => {
                     // Too many refusals lingering: say it without waiting, then close.
-                    let _ = stream.try_write(&raw_response(&refusal.problem()));
+                    let _ = stream.try_write(&raw_response(&refusal.problem(), &config.docs_base));
                 }
             },
         }

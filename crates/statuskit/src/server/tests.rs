@@ -5,10 +5,15 @@
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use super::registry::{address_key, Refusal, Registry};
 use super::watched::{own_answer_for, raw_response};
-use super::ServerConfig;
+use super::{serve, ServerConfig};
 use crate::problem::Problem;
+use crate::problem_type::DocsBase;
 
 #[test]
 fn ipv6_counts_by_its_64_prefix_and_mapped_v4_as_v4() {
@@ -77,7 +82,7 @@ fn hypers_own_answers_are_recognised_and_the_services_are_not() {
 
 #[test]
 fn a_raw_response_is_a_parseable_problem() {
-    let bytes = raw_response(&Problem::request_timeout("too slow"));
+    let bytes = raw_response(&Problem::request_timeout("too slow"), &DocsBase::default());
     let text = String::from_utf8(bytes).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{head}");
@@ -87,5 +92,61 @@ fn a_raw_response_is_a_parseable_problem() {
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(json["status"], 408);
     assert_eq!(json["request_id"], id);
+    assert_eq!(json["type"], "/docs/errors#request_timeout");
     assert_eq!(head.matches("connection: close").count(), 1);
+}
+
+/// The body of a hand-written response, as JSON.
+fn problem_body(response: &[u8]) -> serde_json::Value {
+    let text = std::str::from_utf8(response).unwrap();
+    let (_, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head in {text:?}"));
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
+}
+
+#[test]
+fn a_refusal_is_typed_under_the_configured_docs_base() {
+    let docs = DocsBase::new("https://api.example.com/errors").unwrap();
+    let json = problem_body(&raw_response(&Refusal::Total(2).problem(), &docs));
+    assert_eq!(json["status"], 503);
+    assert_eq!(json["type"], "https://api.example.com/errors#service_unavailable");
+}
+
+/// Sends `request` on a fresh connection to `addr` and reads until the server closes it.
+async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    response
+}
+
+#[tokio::test]
+async fn the_servers_own_problems_are_typed_under_the_configured_docs_base() {
+    let docs = DocsBase::new("https://api.example.com/errors").unwrap();
+    let config = ServerConfig::default().header_read_timeout(Duration::from_millis(200)).docs_base(docs);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, app, config, async {
+        let _ = stopped.await;
+    }));
+
+    // A head that never completes: the server's own 408.
+    let response = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n").await;
+    assert!(response.starts_with(b"HTTP/1.1 408 "), "{}", String::from_utf8_lossy(&response));
+    let json = problem_body(&response);
+    assert_eq!(json["status"], 408);
+    assert_eq!(json["type"], "https://api.example.com/errors#request_timeout");
+
+    // A head hyper cannot parse: its bare 400, sent as a problem.
+    let response = exchange(addr, b"NOT HTTP AT ALL\r\n\r\n").await;
+    assert!(response.starts_with(b"HTTP/1.1 400 "), "{}", String::from_utf8_lossy(&response));
+    assert_eq!(problem_body(&response)["type"], "https://api.example.com/errors#bad_request");
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }

@@ -19,6 +19,7 @@ use super::registry::{Clock, ConnState};
 use super::ServerConfig;
 use crate::negotiate::Format;
 use crate::problem::Problem;
+use crate::problem_type::DocsBase;
 use crate::request_id::RequestId;
 use crate::status;
 
@@ -28,6 +29,8 @@ pub(super) struct Watched {
     pub(super) inner: TcpStream,
     pub(super) conn: Arc<ConnState>,
     pub(super) clock: Clock,
+    /// The docs base of the problems written in place of hyper's answers.
+    pub(super) docs: DocsBase,
     /// A problem response to write in place of hyper's own, and how much of it is written.
     pub(super) replacement: Option<(Vec<u8>, usize)>,
 }
@@ -107,7 +110,7 @@ impl AsyncWrite for Watched {
         if self.conn.idle() && buf.starts_with(b"HTTP/1.1 4") {
             if let Some(problem) = own_answer_for(buf) {
                 tracing::debug!(status = %problem.status().code, "hyper answered a malformed request; sending it as a problem");
-                self.replacement = Some((raw_response(&problem), 0));
+                self.replacement = Some((raw_response(&problem, &self.docs), 0));
                 std::task::ready!(self.poll_replacement(cx))?;
                 return Poll::Ready(Ok(buf.len()));
             }
@@ -126,7 +129,7 @@ impl AsyncWrite for Watched {
             let first = bufs.iter().find(|b| !b.is_empty());
             if let Some(problem) = first.filter(|b| b.starts_with(b"HTTP/1.1 4")).and_then(|b| own_answer_for(b)) {
                 tracing::debug!(status = %problem.status().code, "hyper answered a malformed request; sending it as a problem");
-                self.replacement = Some((raw_response(&problem), 0));
+                self.replacement = Some((raw_response(&problem, &self.docs), 0));
             }
         }
         if self.replacement.is_some() {
@@ -203,12 +206,12 @@ pub(super) fn next_check(
     clock.at(at.max(clock.now() + 1))
 }
 
-/// An HTTP/1.1 response carrying `problem` as JSON, with a fresh request id, written by hand:
-/// it is sent where hyper has no request to answer (a head that never completed, a connection
-/// refused before any request), so no service can produce it.
-pub(super) fn raw_response(problem: &Problem) -> Vec<u8> {
+/// An HTTP/1.1 response carrying `problem` as JSON, its `type` under `docs`, with a fresh
+/// request id, written by hand: it is sent where hyper has no request to answer (a head that
+/// never completed, a connection refused before any request), so no service can produce it.
+pub(super) fn raw_response(problem: &Problem, docs: &DocsBase) -> Vec<u8> {
     let id = RequestId::generate();
-    let body = problem.render(Format::Json, id.as_str(), None);
+    let body = problem.render_at(Format::Json, id.as_str(), None, docs);
     let status = problem.status();
     let mut out = Vec::with_capacity(256 + body.len());
     out.extend_from_slice(b"HTTP/1.1 ");
