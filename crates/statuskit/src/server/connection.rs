@@ -150,9 +150,8 @@ pub(super) async fn serve_connection<S>(
             "the request's header section did not arrive within {} ms",
             config.header_read_timeout.as_millis()
         ));
-        let _ =
-            tokio::time::timeout(Duration::from_secs(1), spare.write_all(&raw_response(&problem, &config.docs_base)))
-                .await;
+        let response = raw_response(&problem, &config.docs_base);
+        let _ = tokio::time::timeout(Duration::from_secs(1), spare.write_all(&response)).await;
     }
     if matches!(ending, Ending::Done | Ending::HeaderTimeout) {
         linger(&mut spare, config.linger_bytes, config.linger_time).await;
