@@ -12,8 +12,12 @@ use statuskit::respond::Representation;
 use statuskit::validate::{FieldErrors, Validate};
 use statuskit::Problem;
 
-use crate::app::App;
+use serde_json::json;
+use statuskit::openapi::{BodySchema, Operation, Route};
+use statuskit::status;
+
 use crate::auth::{AdminScope, Auth};
+use crate::state::App;
 use crate::store::Store;
 
 /// Longest `Retry-After` maintenance may announce: a day.
@@ -39,6 +43,50 @@ impl Validate for MaintenanceInput {
         if self.retry_after_seconds == 0 || self.retry_after_seconds > MAX_RETRY_AFTER {
             errors.add("retry_after_seconds", format!("must be between 1 and {MAX_RETRY_AFTER}"));
         }
+    }
+}
+
+/// The route of `/admin/maintenance`, with its description.
+pub fn routes<S: Store>() -> Vec<(&'static str, Route<App<S>>)> {
+    let state = |op: &mut Operation| {
+        op.schema("Maintenance", schema()).answer(&status::OK).negotiated_body("Maintenance");
+    };
+    let route = Route::new()
+        .get(show::<S>, |op| {
+            op.id("getMaintenance").summary("Is maintenance mode on?");
+            state(op);
+        })
+        .put(set::<S>, |op| {
+            op.id("setMaintenance").summary("Turn maintenance mode on or off");
+            state(op);
+        });
+    vec![("/admin/maintenance", route)]
+}
+
+fn schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "required": ["enabled"],
+        "properties": {"enabled": {"type": "boolean"}, "retry_after_seconds": {"type": "integer"}},
+        "xml": {"name": "maintenance"}
+    })
+}
+
+impl BodySchema for MaintenanceInput {
+    fn name() -> &'static str {
+        "MaintenanceInput"
+    }
+
+    fn schema() -> serde_json::Value {
+        json!({
+            "type": "object",
+            "required": ["enabled"],
+            "additionalProperties": false,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "retry_after_seconds": {"type": "integer", "minimum": 1, "maximum": MAX_RETRY_AFTER}
+            }
+        })
     }
 }
 

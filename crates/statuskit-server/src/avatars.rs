@@ -16,10 +16,14 @@ use statuskit::retry_after::RetryAfter;
 use statuskit::validate::FieldErrors;
 use statuskit::Problem;
 
-use crate::app::App;
+use serde_json::json;
+use statuskit::openapi::{delay_seconds, text, Operation, Route};
+use statuskit::status;
+
 use crate::auth::{Auth, Caller, Read, Write};
 use crate::images::{self, ImageRejection};
 use crate::operations::{monitor_path, OperationView};
+use crate::state::App;
 use crate::store::Store;
 
 /// Where a user's avatar lives.
@@ -30,13 +34,6 @@ pub const SIZES: [i64; 4] = [32, 64, 128, 256];
 /// The media types an upload may have.
 pub const UPLOAD_TYPES: &[&str] = &[mime::PNG, mime::JPEG];
 pub use crate::images::MAX_SIDE;
-
-/// The user a `/v1/me` request acts for: a token from the password grant.
-pub fn me(caller: &Caller) -> Result<i64, Problem> {
-    caller.user_id.ok_or_else(|| {
-        Problem::forbidden("/v1/me needs a token that acts for a user (the password grant), not a client's own token")
-    })
-}
 
 /// A refused image as a 422 on the `body` field, in words.
 fn not_an_image(why: ImageRejection) -> Problem {
@@ -66,6 +63,43 @@ struct AcceptedBody<'a> {
     links: Links,
 }
 
+/// The routes of the caller's avatar, each with its description.
+pub fn routes<S: Store>() -> Vec<(&'static str, Route<App<S>>)> {
+    let image = |op: &mut Operation| {
+        op.problems(&[&status::BAD_REQUEST, &status::NOT_ACCEPTABLE, &status::NOT_FOUND]);
+        let ok = op.answer(&status::OK);
+        for t in UPLOAD_TYPES {
+            ok.body(t, json!({"type": "string", "contentMediaType": t}));
+        }
+    };
+    let original = Route::new()
+        .get(original::<S>, |op| {
+            op.id("getAvatar").summary("The caller's avatar as uploaded");
+            image(op);
+        })
+        .put(upload::<S>, |op| {
+            op.id("uploadAvatar")
+                .summary("Upload an avatar; thumbnails are made in the background")
+                .schema("Operation", crate::operations::schema());
+            for t in UPLOAD_TYPES {
+                op.request_body(t, Some(json!({"type": "string", "contentMediaType": t})));
+            }
+            statuskit::openapi::body_answers(op);
+            op.answer(&status::ACCEPTED)
+                .negotiated_body("Operation")
+                .describe("Queued: `Location` and the `status` link name the monitor.")
+                .header(&statuskit::header::LOCATION, text(), true)
+                .header(&statuskit::header::RETRY_AFTER, delay_seconds(), false);
+            op.problem(&status::CONFLICT);
+        });
+    let thumbnail =
+        Route::new().path_param("size", json!({"type": "integer", "enum": SIZES})).get(thumbnail::<S>, |op| {
+            op.id("getAvatarThumbnail").summary("A square thumbnail of the caller's avatar");
+            image(op);
+        });
+    vec![(PATH, original), ("/v1/me/avatar/{size}", thumbnail)]
+}
+
 /// `PUT /v1/me/avatar`: 202 and a status monitor; 409 while an upload is still being processed.
 pub async fn upload<S: Store>(
     Auth(caller, ..): Auth<Write>,
@@ -73,7 +107,7 @@ pub async fn upload<S: Store>(
     format: statuskit::negotiate::Format,
     mut req: Request,
 ) -> Result<Response, Problem> {
-    let user = me(&caller)?;
+    let user = caller.acting_user()?;
     req.extensions_mut().insert(statuskit::body::BodyLimit(app.config.max_avatar_bytes));
     let body = RawBody::read(req, UPLOAD_TYPES).await?;
     let (declared, bytes) = (body.media_type(), body.into_bytes());
@@ -108,7 +142,7 @@ async fn serve_image<S: Store>(
     pre: &Preconditions,
     req_accept: Option<Accept>,
 ) -> Result<Response, Problem> {
-    let user = me(caller)?;
+    let user = caller.acting_user()?;
     let Some(avatar) = app.store.avatar(user, size).await? else {
         return Err(Problem::not_found("no avatar yet; upload one with PUT /v1/me/avatar"));
     };

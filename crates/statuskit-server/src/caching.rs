@@ -11,14 +11,11 @@ use statuskit::cache::{CacheControlLayer, CachePolicy};
 /// How long the documentation stays fresh in caches.
 pub const DOCS_MAX_AGE: Duration = Duration::from_secs(3600);
 
-/// The path of the health check.
-pub const HEALTH_PATH: &str = "/health";
-
 /// The layer [`crate::app::router`] wraps the routes in.
 pub fn layer() -> CacheControlLayer {
     let docs = CachePolicy::Public { max_age: DOCS_MAX_AGE };
     CacheControlLayer::new(CachePolicy::Private)
-        .exact(HEALTH_PATH, CachePolicy::NoStore)
+        .exact(crate::health::PATH, CachePolicy::NoStore)
         .prefix("/oauth/", CachePolicy::NoStore)
         .exact(statuskit::status::DOCS_PATH, docs)
         .exact(crate::openapi::PATH, docs)
@@ -32,7 +29,7 @@ mod tests {
     fn policies() {
         let l = layer();
         assert_eq!(l.policy("/health"), CachePolicy::NoStore);
-        assert_eq!(l.policy(crate::app::TOKEN_PATH), CachePolicy::NoStore);
+        assert_eq!(l.policy(crate::auth::token_endpoint::TOKEN_PATH), CachePolicy::NoStore);
         assert_eq!(l.policy("/oauth/revoke"), CachePolicy::NoStore);
         assert_eq!(l.policy("/docs/errors"), CachePolicy::Public { max_age: DOCS_MAX_AGE });
         assert_eq!(l.policy("/openapi.json"), CachePolicy::Public { max_age: DOCS_MAX_AGE });

@@ -1,7 +1,7 @@
 //! `GET /docs/errors`: the catalog as an HTML page, one anchor per status, where every problem's
 //! `type` points. The page is the library's ([`statuskit::docs::ErrorDocs`]), rendered once from
 //! [`error_docs`], which the OpenAPI document reads too.
-//! `statuskit docs --format markdown|rst|html|openapi` prints the same sources.
+//! `statuskit docs --format markdown|rst|html|openapi` prints the same sources ([`crate::docs_cli`]).
 
 use std::sync::LazyLock;
 
@@ -10,7 +10,8 @@ use http::{HeaderMap, HeaderValue};
 use statuskit::docs::ErrorDocs;
 use statuskit::header::{mime, ACCEPT, CONTENT_TYPE, VARY};
 use statuskit::negotiate::Accept;
-use statuskit::Problem;
+use statuskit::openapi::Route;
+use statuskit::{status, Problem};
 
 /// The service's error documentation: the catalog under `/docs/errors`. A problem type of the
 /// service's own would be added here, and so reach the page and `/openapi.json` alike.
@@ -19,6 +20,16 @@ pub fn error_docs() -> ErrorDocs {
 }
 
 static PAGE: LazyLock<String> = LazyLock::new(|| error_docs().html());
+
+/// The route, with its description.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Vec<(&'static str, Route<S>)> {
+    let route = Route::new().get(errors_page, |op| {
+        op.id("errorDocs").summary("The error types, one anchor per status");
+        op.answer(&status::OK).body(mime::HTML, serde_json::json!({"type": "string"}));
+        op.problems(&[&status::BAD_REQUEST, &status::NOT_ACCEPTABLE]);
+    });
+    vec![(status::DOCS_PATH, route)]
+}
 
 /// The handler: the page, in HTML only, so an `Accept` that excludes HTML is a 406 (contract
 /// row 406) and a malformed one a 400.
@@ -30,14 +41,4 @@ pub async fn errors_page(headers: HeaderMap) -> Result<Response, Problem> {
     }
     let headers = [(CONTENT_TYPE, HeaderValue::from_static(mime::HTML_UTF8)), (VARY, HeaderValue::from(ACCEPT))];
     Ok((headers, PAGE.as_str()).into_response())
-}
-
-/// `statuskit docs --format F`: prints the catalog (markdown, rst, html) or the OpenAPI document.
-pub fn print(format: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let text = match format {
-        "openapi" => serde_json::to_string_pretty(&crate::openapi::document())?,
-        other => error_docs().render(other.parse::<statuskit::docs::DocFormat>()?),
-    };
-    println!("{text}");
-    Ok(())
 }

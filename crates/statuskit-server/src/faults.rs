@@ -7,17 +7,9 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use statuskit::body::Valid;
-use statuskit::negotiate::Format;
-use statuskit::respond::{NoContent, Representation};
 use statuskit::validate::{FieldErrors, Validate};
-use statuskit::Problem;
-
-use crate::app::App;
-use crate::auth::{AdminScope, Auth};
-use crate::store::Store;
 
 /// Longest injectable delay.
 pub const MAX_DELAY_MS: u64 = 60_000;
@@ -57,6 +49,16 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// The fault in force, if any.
+    pub fn current(&self) -> Option<Fault> {
+        self.current.read().expect("not poisoned").clone()
+    }
+
+    /// Puts `fault` in force (`None` clears it).
+    pub fn set(&self, fault: Option<Fault>) {
+        *self.current.write().expect("not poisoned") = fault;
+    }
+
     fn matching(&self, path: &str) -> Option<Fault> {
         self.current.read().expect("not poisoned").as_ref().filter(|f| path.starts_with(&f.path_prefix)).cloned()
     }
@@ -71,36 +73,4 @@ pub async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next)
         tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
     }
     next.run(req).await
-}
-
-fn faults_of<S>(app: &App<S>) -> Result<&Arc<Faults>, Problem> {
-    app.faults.as_ref().ok_or_else(|| Problem::not_found("fault injection is off"))
-}
-
-/// `GET /admin/faults`.
-pub async fn show<S: Store>(
-    _: Auth<AdminScope>,
-    State(app): State<App<S>>,
-    format: Format,
-) -> Result<Response, Problem> {
-    let current = faults_of(&app)?.current.read().expect("not poisoned").clone();
-    Ok(Representation::new(format, "faults", &serde_json::json!({ "fault": current }))?.into_response())
-}
-
-/// `PUT /admin/faults`.
-pub async fn set<S: Store>(
-    _: Auth<AdminScope>,
-    State(app): State<App<S>>,
-    format: Format,
-    Valid(fault): Valid<Fault>,
-) -> Result<Response, Problem> {
-    *faults_of(&app)?.current.write().expect("not poisoned") = Some(fault.clone());
-    tracing::warn!(?fault, "fault injected");
-    Ok(Representation::new(format, "faults", &serde_json::json!({ "fault": fault }))?.into_response())
-}
-
-/// `DELETE /admin/faults`.
-pub async fn clear<S: Store>(_: Auth<AdminScope>, State(app): State<App<S>>) -> Result<NoContent, Problem> {
-    *faults_of(&app)?.current.write().expect("not poisoned") = None;
-    Ok(NoContent::new())
 }

@@ -12,7 +12,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(config) => statuskit_server::serve::run(*config).await,
         Command::Users { command } => statuskit_server::admin_cli::users(command).await,
         Command::Clients { command } => statuskit_server::admin_cli::clients(command).await,
-        Command::Docs { format } => statuskit_server::docs::print(&format),
+        Command::Docs { format } => statuskit_server::docs_cli::print(&format).await,
         Command::Call(args) => return statuskit_server::call_cli::run(args).await,
         // 0 passed, 1 a check failed, 2 the probe could not run (clap's own usage errors are 2 too).
         Command::Probe(args) => {

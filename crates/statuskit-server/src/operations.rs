@@ -12,10 +12,14 @@ use statuskit::respond::{Location, Representation, SeeOther};
 use statuskit::retry_after::RetryAfter;
 use statuskit::Problem;
 
-use crate::app::App;
+use serde_json::json;
+use statuskit::header;
+use statuskit::openapi::{delay_seconds, text, Route};
+use statuskit::status;
+
 use crate::auth::{Auth, Read};
-use crate::avatars::me;
 use crate::customers::model::Link;
+use crate::state::App;
 use crate::store::{Operation, Store};
 
 /// Where an operation's monitor is.
@@ -61,6 +65,40 @@ struct Monitor<'a> {
     links: MonitorLinks,
 }
 
+/// The route of `/v1/operations/{id}`, with its description.
+pub fn routes<S: Store>() -> Vec<(&'static str, Route<App<S>>)> {
+    let route = Route::new().path_param("id", json!({"type": "string"})).get(show::<S>, |op| {
+        op.id("getOperation").summary("A background operation's monitor").schema("Operation", schema());
+        op.answer(&status::OK)
+            .negotiated_body("Operation")
+            .describe("Still running (with `Retry-After`), or failed (with `error`).")
+            .header(&header::RETRY_AFTER, delay_seconds(), false);
+        op.answer(&status::SEE_OTHER).describe("Finished: `Location` is the result.").header(
+            &header::LOCATION,
+            text(),
+            true,
+        );
+    });
+    vec![("/v1/operations/{id}", route)]
+}
+
+/// The schema of an operation's monitor.
+pub fn schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "required": ["id", "kind", "status", "progress", "_links"],
+        "properties": {
+            "id": {"type": "string"},
+            "kind": {"type": "string"},
+            "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "error": {"$ref": "#/components/schemas/Problem"},
+            "_links": {"type": "object"}
+        },
+        "xml": {"name": "operation"}
+    })
+}
+
 /// `GET /v1/operations/{id}`.
 pub async fn show<S: Store>(
     Auth(caller, ..): Auth<Read>,
@@ -68,7 +106,7 @@ pub async fn show<S: Store>(
     format: Format,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let user = me(&caller)?;
+    let user = caller.acting_user()?;
     let Some(op) = app.store.operation(user, &id).await? else {
         return Err(Problem::not_found(format!("no operation has id {id}")));
     };

@@ -6,9 +6,10 @@ use std::time::Duration;
 use statuskit::server::ServerConfig;
 use tokio::net::TcpListener;
 
-use crate::app::{router, App};
+use crate::app::router;
 use crate::auth::bootstrap::{bootstrap, Bootstrap};
 use crate::config::ServeConfig;
+use crate::state::App;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Database, Store};

@@ -74,9 +74,9 @@ fn own_type_on_the_docs_page() {
     assert!(html.contains("<tr id=\"not_found\">"), "the catalog is still listed");
 }
 
-#[test]
-fn own_type_in_openapi() {
-    let doc = statuskit_server::openapi::document_for(&docs());
+#[tokio::test]
+async fn own_type_in_openapi() {
+    let doc = statuskit_server::app::document(&docs()).await.expect("the document is built");
     let schema = &doc["components"]["schemas"]["Problem-out-of-credit"];
     let props = &schema["allOf"][1]["properties"];
     assert_eq!(props["type"]["const"], format!("{BASE}#out-of-credit"));
@@ -90,7 +90,7 @@ fn own_type_in_openapi() {
     assert!(one_of.contains(&serde_json::json!({"$ref": "#/components/schemas/Problem-out-of-credit"})));
     assert!(forbidden.to_string().contains(&format!("{BASE}#forbidden")), "{forbidden}");
     // The service's own document, without types of its own, is unchanged by the feature.
-    let plain = statuskit_server::openapi::document();
+    let plain = statuskit_server::app::document(&statuskit_server::docs::error_docs()).await.expect("built");
     assert!(plain["components"]["schemas"].get("Problem-out-of-credit").is_none());
     assert!(plain.to_string().contains("\"/docs/errors#forbidden\""));
 }

@@ -31,7 +31,8 @@
 //! As tower-http, each middleware is behind a feature of its name, all on by default: `auth`,
 //! `cache`, `collect`, `deadline`, `idempotency`, `limits`, `rate-limit` (and `redis` for shared
 //! limits), `unavailable`; `xml` and `docs` for XML bodies and the error docs; `server` for
-//! `statuskit::server` (off by default). The catalog, [`Problem`], [`ContractLayer`] and the
+//! `statuskit::server` and `openapi` for [`openapi`], the document derived from the handlers (both
+//! off by default). The catalog, [`Problem`], [`ContractLayer`] and the
 //! extractors are always there.
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -59,6 +60,8 @@ pub mod idempotency;
 pub mod limits;
 pub mod methods;
 pub mod negotiate;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod panic;
 pub mod path;
 pub mod problem;

@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod hashing;
 pub mod login_limit;
 pub mod oauth_error;
+pub mod openapi;
 pub mod scope;
 pub mod secrets;
 pub mod token_cache;
@@ -27,7 +28,7 @@ use statuskit::auth::Bearer;
 use statuskit::Problem;
 use tower::{Layer, Service};
 
-use crate::app::App;
+use crate::state::App;
 use crate::store::Store;
 use scope::{Scope, Scopes};
 use secrets::TokenDigest;
@@ -254,6 +255,16 @@ impl<S: Store, N: Need> FromRequestParts<App<S>> for Auth<N> {
 }
 
 impl Caller {
+    /// The user a `/v1/me` request acts for: a token from the password grant (403 for a client's
+    /// own token).
+    pub fn acting_user(&self) -> Result<i64, Problem> {
+        self.user_id.ok_or_else(|| {
+            Problem::forbidden(
+                "/v1/me needs a token that acts for a user (the password grant), not a client's own token",
+            )
+        })
+    }
+
     /// The caller a valid token stands for.
     pub fn from_token(t: &crate::store::Token) -> Self {
         // Whom rate limits count: the client, and the user when the token acts for one (so one

@@ -19,7 +19,7 @@ use super::now_ms;
 use super::oauth_error::{no_store, OAuthError};
 use super::scope::Scopes;
 use super::secrets::{new_token, random_string, token_hash};
-use crate::app::App;
+use crate::state::App;
 use crate::store::{Client, Store, Token};
 
 /// Largest form body read, in bytes.
@@ -77,6 +77,9 @@ impl IntoResponse for Refusal {
         res
     }
 }
+
+/// Where clients get tokens (RFC 6749).
+pub const TOKEN_PATH: &str = "/oauth/token";
 
 type Form = HashMap<String, String>;
 

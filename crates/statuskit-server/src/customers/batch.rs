@@ -17,8 +17,8 @@ use statuskit::status;
 use statuskit::Problem;
 
 use super::model::{customer_path, CustomerInput, CustomerView};
-use crate::app::App;
 use crate::auth::{Auth, Write};
+use crate::state::App;
 use crate::store::Store;
 
 /// Most items in one batch.

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod model;
+mod openapi;
 
 use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
@@ -11,18 +12,19 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::{HeaderMap, Method};
 use serde::Deserialize;
-use statuskit::body::{Body, MergePatch};
+use statuskit::body::{Body, MergePatch, BODY_TYPES, PATCH_TYPES};
 use statuskit::conditional::Preconditions;
 use statuskit::idempotency::IdempotencyKey;
 use statuskit::negotiate::Format;
+use statuskit::openapi::Route;
 use statuskit::path::Path;
 use statuskit::query::Query;
 use statuskit::respond::{prefers_minimal, Created, Location, NoContent, Representation};
 use statuskit::validate::FieldErrors;
 use statuskit::Problem;
 
-use crate::app::App;
 use crate::auth::{Auth, Read, Write};
+use crate::state::App;
 use crate::store::{Customer, Store, StoreError};
 use model::{customer_path, read_validators, validators, CustomerInput, CustomerView, Link, PageLinks, PageView};
 
@@ -42,6 +44,30 @@ const XML_ROOT: &str = "customer";
 pub struct PageQuery {
     limit: Option<u32>,
     cursor: Option<String>,
+}
+
+/// The routes of `/v1/customers`, each with its description.
+pub fn routes<S: Store>() -> Vec<(&'static str, Route<App<S>>)> {
+    vec![
+        (
+            "/v1/customers",
+            Route::new().get(list::<S>, openapi::list).post(create::<S>, openapi::create).accept_post(BODY_TYPES),
+        ),
+        (
+            "/v1/customers/batch",
+            Route::new().post(batch::create_many::<S>, openapi::create_many).accept_post(BODY_TYPES),
+        ),
+        (
+            "/v1/customers/{id}",
+            Route::new()
+                .path_param("id", openapi::id_param())
+                .get(show::<S>, openapi::show)
+                .put(replace::<S>, openapi::replace)
+                .patch(patch::<S>, openapi::patch_op)
+                .delete(remove::<S>, openapi::remove)
+                .accept_patch(PATCH_TYPES),
+        ),
+    ]
 }
 
 fn not_found(id: i64) -> Problem {
