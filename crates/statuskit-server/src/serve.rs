@@ -98,9 +98,11 @@ async fn serve<S: Store>(store: S, config: ServeConfig) -> Result<(), Box<dyn st
     Ok(())
 }
 
-/// The connection limits and timeouts from the command line.
+/// The connection limits and timeouts from the command line; the problems the server writes
+/// itself point at the service's error docs, as every other problem does.
 pub fn server_config(config: &ServeConfig) -> ServerConfig {
     ServerConfig::default()
+        .docs_base(crate::docs::error_docs().docs_base().clone())
         .header_read_timeout(Duration::from_millis(config.header_read_timeout_ms.max(1)))
         .idle_timeout(Duration::from_millis(config.idle_timeout_ms.max(1)))
         .max_connections(config.max_connections)
