@@ -20,7 +20,7 @@ use statuskit::status;
 use crate::auth::{Auth, Read};
 use crate::customers::model::Link;
 use crate::state::App;
-use crate::store::{Operation, OperationState, Store};
+use crate::store::{Operation, OperationKind, OperationState, Store};
 
 /// Where an operation's monitor is.
 pub fn monitor_path(id: &str) -> String {
@@ -89,8 +89,8 @@ pub fn schema() -> serde_json::Value {
         "required": ["id", "kind", "status", "progress", "_links"],
         "properties": {
             "id": {"type": "string"},
-            "kind": {"type": "string"},
-            "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+            "kind": {"type": "string", "enum": OperationKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()},
+            "status": {"type": "string", "enum": OperationState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()},
             "progress": {"type": "integer", "minimum": 0, "maximum": 100},
             "error": {"$ref": "#/components/schemas/Problem"},
             "_links": {"type": "object"}

@@ -6,6 +6,7 @@ use statuskit::header::{self, mime};
 use statuskit::openapi::{delay_seconds, text, ApiDoc, DescribeInput, DescribeLayer, Operation, Route};
 use statuskit::status;
 
+use super::oauth_error::ErrorCode;
 use super::scope::Scope;
 use super::token_endpoint::{self, TOKEN_PATH};
 use super::{Auth, AuthenticateLayer, Need};
@@ -114,8 +115,7 @@ fn oauth_errors(op: &mut Operation) {
             "description": "RFC 6749 §5.2 error.",
             "required": ["error"],
             "properties": {
-                "error": {"type": "string", "enum": ["invalid_request", "invalid_client", "invalid_grant",
-                    "unauthorized_client", "unsupported_grant_type", "invalid_scope"]},
+                "error": {"type": "string", "enum": ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
                 "error_description": {"type": "string"}
             }
         }),

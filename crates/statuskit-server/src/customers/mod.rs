@@ -32,8 +32,7 @@ use model::{customer_path, read_validators, validators, CustomerInput, CustomerV
 pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest page size.
 pub const MAX_LIMIT: u32 = 100;
-/// Ids a PUT may create: positive and exactly representable in JSON numbers everywhere.
-pub const MAX_ID: i64 = (1 << 53) - 1;
+pub use crate::store::MAX_ID;
 /// How often a write is retried when the row changes between our read and our write.
 const WRITE_ATTEMPTS: usize = 3;
 

@@ -8,6 +8,9 @@ mod columns;
 pub mod postgres;
 pub mod sqlite;
 
+/// Ids a PUT may create: positive and exactly representable in JSON numbers everywhere.
+pub const MAX_ID: i64 = (1 << 53) - 1;
+
 pub use columns::{KeyState, OperationKind, OperationState, TokenKind, UnknownWord};
 
 /// Which store a `--database` value names: a `postgres://` or `postgresql://` URL opens
@@ -71,7 +74,7 @@ pub enum StoreError {
     VersionMoved,
     /// The primary key is taken (by a row the caller may not see).
     IdTaken,
-    /// Every id a POST may be given (up to `customers::MAX_ID`) is taken.
+    /// Every id a POST may be given (up to [`MAX_ID`]) is taken.
     NoFreeId,
     /// Anything else; logged, answered 500.
     Other(sqlx::Error),

@@ -258,6 +258,10 @@ impl<St> DescribeLayer for crate::idempotency::IdempotencyLayer<St> {
     /// fingerprint.
     fn describe(&self, op: &mut Operation) {
         if op.method() == Method::POST {
+            // The header itself is not listed as a parameter: OpenAPI tools send an empty value
+            // for an optional header they mean to leave out, which is a 400 here (an empty
+            // field is no sf-string, and ignoring it would drop the protection the client asked
+            // for). An API that wants it listed adds it with `Operation::header_param`.
             op.problems(&[
                 &status::BAD_REQUEST,
                 &status::CONFLICT,

@@ -43,9 +43,15 @@ impl std::fmt::Debug for ApiDoc {
     }
 }
 
-/// The id prefix of a path's derived operations: its literal segments joined with `_`.
+/// The id prefix of a path's derived operations: the words of its literal segments joined with
+/// `_` (`/v1/customers` is `v1_customers`, `/openapi.json` is `openapi_json`).
 fn path_id(path: &str) -> String {
-    path.split(['/', '-']).filter(|p| !p.is_empty() && !p.starts_with('{')).collect::<Vec<_>>().join("_")
+    path.split('/')
+        .filter(|p| !p.starts_with('{'))
+        .flat_map(|p| p.split(|c: char| !c.is_ascii_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 impl ApiDoc {

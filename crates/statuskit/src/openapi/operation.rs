@@ -262,6 +262,13 @@ impl Operation {
         self
     }
 
+    /// A request header the operation reads (optional) with its schema.
+    pub fn header_param(&mut self, name: &HeaderName, schema: Value, description: &str) -> &mut Self {
+        self.parameters
+            .push(json!({"name": name.as_str(), "in": "header", "schema": schema, "description": description}));
+        self
+    }
+
     /// The request body may be `media`, with `schema` (none: documented without a schema); the
     /// body is required.
     pub fn request_body(&mut self, media: &str, schema: Option<Value>) -> &mut Self {

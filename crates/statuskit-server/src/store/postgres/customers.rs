@@ -46,7 +46,7 @@ impl PgStore {
                 break;
             }
         }
-        if free > crate::customers::MAX_ID {
+        if free > crate::store::MAX_ID {
             return Err(StoreError::NoFreeId);
         }
         sqlx::query("UPDATE customer_ids SET next_id = $1").bind(free + 1).execute(&mut *tx).await.map_err(map_err)?;

@@ -56,7 +56,7 @@ impl SqliteStore {
                 break;
             }
         }
-        if free > crate::customers::MAX_ID {
+        if free > crate::store::MAX_ID {
             return Err(StoreError::NoFreeId);
         }
         sqlx::query("UPDATE customer_ids SET next_id = ?").bind(free + 1).execute(&mut *tx).await.map_err(map_err)?;
