@@ -194,7 +194,7 @@ pub fn api<S: Store>(app: App<S>) -> (Service, ApiDoc) {
     // `GET /v1/customers/{id}` in a callgrind profile). Not inside another `Router` either: its
     // fallback would route every request twice more.
     let outer = Layers::new()
-        .layer(ContractLayer::new().report_url(report))
+        .layer(ContractLayer::new().report_url(report).docs_base(docs::error_docs().docs_base().clone()))
         .layer(RequestLimitsLayer::default())
         .layer(crate::caching::layer())
         .layer(AddExtensionLayer::new(limit));
