@@ -187,7 +187,7 @@ impl ServerConfig {
 
 /// Serves `service` on `listener` until `shutdown` resolves, then lets requests in flight finish
 /// within [`ServerConfig::shutdown_grace`] and closes the rest. Each request carries
-/// [`ConnectInfo<SocketAddr>`] (the peer) in its extensions, as axum's
+/// [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo) (the peer) in its extensions, as axum's
 /// `into_make_service_with_connect_info` gives.
 ///
 /// Returns when every connection is closed; errors only if the listener fails to report its
