@@ -102,3 +102,40 @@ fn options_is_described_only_where_the_path_has_no_parameter() {
     assert!(doc["paths"]["/things/{id}"].get("options").is_none());
     assert_eq!(doc["openapi"], "3.1.0");
 }
+
+#[derive(serde::Deserialize)]
+struct Thing {
+    #[allow(dead_code)]
+    name: String,
+}
+
+impl statuskit::openapi::BodySchema for Thing {
+    fn name() -> &'static str {
+        "Thing"
+    }
+    fn schema() -> Value {
+        serde_json::json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}})
+    }
+}
+
+async fn axum_style(
+    axum::extract::Path(_id): axum::extract::Path<u32>,
+    axum::extract::Query(_q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    axum::Json(_thing): axum::Json<Thing>,
+) -> &'static str {
+    ""
+}
+
+#[test]
+fn axums_own_extractors_are_described_too() {
+    let doc = document(Route::new().put(axum_style, |op| {
+        op.id("put").answer(&status::OK);
+    }));
+    let put = &doc["paths"]["/things/{id}"]["put"];
+    assert_eq!(put["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Thing");
+    assert_eq!(doc["components"]["schemas"]["Thing"]["required"][0], "name");
+    for code in ["400", "413", "415", "422"] {
+        assert!(put["responses"][code].is_object(), "{code}: {put}");
+    }
+    assert!(put["responses"].get("404").is_none(), "axum's Path answers 400, not 404");
+}

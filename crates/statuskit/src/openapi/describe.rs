@@ -3,7 +3,9 @@
 use http::{HeaderName, Method};
 use serde_json::json;
 
-use super::{delay_seconds, entity_tag, text, BodySchema, DescribeInput, DescribeLayer, Operation};
+#[cfg(any(feature = "unavailable", feature = "rate-limit", feature = "server"))]
+use super::delay_seconds;
+use super::{entity_tag, text, BodySchema, DescribeInput, DescribeLayer, Operation};
 use crate::body::{Body, MergePatch, Valid, BODY_TYPES, PATCH_TYPES};
 use crate::conditional::Preconditions;
 use crate::header;
@@ -107,6 +109,64 @@ impl<T> DescribeInput for Query<T> {
     }
 }
 
+impl<T: BodySchema> DescribeInput for axum::Json<T> {
+    /// axum's own: a JSON body by the schema of `T`; 415 without a JSON `Content-Type`, 400 for
+    /// a syntax error, 422 for data that does not fit `T`, 413 past axum's body limit (the
+    /// contract's layer writes each as a problem).
+    fn describe(op: &mut Operation) {
+        let reference = json!({"$ref": format!("#/components/schemas/{}", T::name())});
+        op.schema(T::name(), T::schema()).request_body(crate::header::mime::JSON, Some(reference));
+        op.problems(&[
+            &status::UNSUPPORTED_MEDIA_TYPE,
+            &status::BAD_REQUEST,
+            &status::UNPROCESSABLE_ENTITY,
+            &status::PAYLOAD_TOO_LARGE,
+        ]);
+    }
+}
+
+impl<T: BodySchema> DescribeInput for axum::Form<T> {
+    /// axum's own: a form body (`application/x-www-form-urlencoded`) by the schema of `T`; 415,
+    /// 400, 422 and 413 as for `Json`. On GET and HEAD axum reads the form from the query.
+    fn describe(op: &mut Operation) {
+        if op.method() != Method::GET && op.method() != Method::HEAD {
+            let reference = json!({"$ref": format!("#/components/schemas/{}", T::name())});
+            op.schema(T::name(), T::schema()).request_body(crate::header::mime::FORM, Some(reference));
+            op.problems(&[&status::UNSUPPORTED_MEDIA_TYPE, &status::UNPROCESSABLE_ENTITY, &status::PAYLOAD_TOO_LARGE]);
+        }
+        op.problem(&status::BAD_REQUEST);
+    }
+}
+
+impl<T> DescribeInput for axum::extract::Query<T> {
+    /// axum's own: a query that does not parse as `T` is 400.
+    fn describe(op: &mut Operation) {
+        op.problem(&status::BAD_REQUEST);
+    }
+}
+
+impl<T> DescribeInput for axum::extract::Path<T> {
+    /// axum's own: a segment that does not parse as `T` is 400 (statuskit's
+    /// [`Path`](crate::path::Path) answers 404: it names no resource).
+    fn describe(op: &mut Operation) {
+        op.problem(&status::BAD_REQUEST);
+    }
+}
+
+impl DescribeInput for String {
+    /// The body as text: 400 if it is not UTF-8, 413 past axum's body limit.
+    fn describe(op: &mut Operation) {
+        op.problems(&[&status::BAD_REQUEST, &status::PAYLOAD_TOO_LARGE]);
+    }
+}
+
+impl DescribeInput for bytes::Bytes {
+    /// The body as bytes: 413 past axum's body limit.
+    fn describe(op: &mut Operation) {
+        op.problem(&status::PAYLOAD_TOO_LARGE);
+    }
+}
+
 /// Extractors that never refuse a request add nothing.
 macro_rules! answers_nothing {
     ($($ty:ty),* $(,)?) => {$(
@@ -124,6 +184,8 @@ impl<T> DescribeInput for axum::Extension<T> {
     fn describe(_: &mut Operation) {}
 }
 
+/// (Only with the `server` feature, which turns on the axum feature `ConnectInfo` lives behind.)
+#[cfg(feature = "server")]
 impl<T> DescribeInput for axum::extract::ConnectInfo<T> {
     fn describe(_: &mut Operation) {}
 }
