@@ -147,7 +147,7 @@ impl<T> DescribeInput for axum::extract::Query<T> {
 
 impl<T> DescribeInput for axum::extract::Path<T> {
     /// axum's own: a segment that does not parse as `T` is 400 (statuskit's
-    /// [`Path`](crate::path::Path) answers 404: it names no resource).
+    /// [`Path`] answers 404: it names no resource).
     fn describe(op: &mut Operation) {
         op.problem(&status::BAD_REQUEST);
     }
