@@ -14,7 +14,7 @@ use statuskit::Problem;
 
 use serde_json::json;
 use statuskit::header;
-use statuskit::openapi::{delay_seconds, text, Route};
+use statuskit::openapi::{component, delay_seconds, text, Route};
 use statuskit::status;
 
 use crate::auth::{Auth, Read};
@@ -92,7 +92,7 @@ pub fn schema() -> serde_json::Value {
             "kind": {"type": "string", "enum": OperationKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()},
             "status": {"type": "string", "enum": OperationState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()},
             "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-            "error": {"$ref": "#/components/schemas/Problem"},
+            "error": component("Problem"),
             "_links": {"type": "object"}
         },
         "xml": {"name": "operation"}

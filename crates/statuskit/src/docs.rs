@@ -167,15 +167,7 @@ impl ErrorDocs {
         for t in self.tables(|c| c.replace('|', "\\|")) {
             let w = widths(&t);
             let _ = write!(out, "\n## {}\n\n", t.heading);
-            let line = |out: &mut String, row: &[String; 5]| {
-                out.push('|');
-                for (i, cell) in row.iter().enumerate() {
-                    out.push(' ');
-                    pad(out, cell, w[i]);
-                    out.push_str(" |");
-                }
-                out.push('\n');
-            };
+            let line = |out: &mut String, row: &[String; 5]| table_row(out, row, &w);
             line(&mut out, &t.headers.map(String::from));
             line(&mut out, &w.map(|n| "-".repeat(n)));
             for row in &t.rows {
@@ -201,15 +193,7 @@ impl ErrorDocs {
                 }
                 out.push('\n');
             };
-            let line = |out: &mut String, row: &[String; 5]| {
-                out.push('|');
-                for (i, cell) in row.iter().enumerate() {
-                    out.push(' ');
-                    pad(out, cell, w[i]);
-                    out.push_str(" |");
-                }
-                out.push('\n');
-            };
+            let line = |out: &mut String, row: &[String; 5]| table_row(out, row, &w);
             rule(&mut out, '-');
             line(&mut out, &t.headers.map(String::from));
             rule(&mut out, '=');
@@ -338,6 +322,17 @@ fn widths(t: &Table) -> [usize; 5] {
         }
     }
     w
+}
+
+/// One row of a Markdown or RST table: `| cell | cell |`, each cell padded to its column's width.
+fn table_row(out: &mut String, row: &[String; 5], widths: &[usize; 5]) {
+    out.push('|');
+    for (cell, w) in row.iter().zip(widths) {
+        out.push(' ');
+        pad(out, cell, *w);
+        out.push_str(" |");
+    }
+    out.push('\n');
 }
 
 fn pad(out: &mut String, text: &str, width: usize) {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use statuskit::header::{self, mime};
-use statuskit::openapi::{delay_seconds, text, ApiDoc, DescribeInput, DescribeLayer, Operation, Route};
+use statuskit::openapi::{component, delay_seconds, text, ApiDoc, DescribeInput, DescribeLayer, Operation, Route};
 use statuskit::status;
 
 use super::oauth_error::ErrorCode;
@@ -120,7 +120,7 @@ fn oauth_errors(op: &mut Operation) {
             }
         }),
     );
-    let oauth_error = json!({"$ref": "#/components/schemas/OAuthError"});
+    let oauth_error = component("OAuthError");
     op.problem(&status::TOO_MANY_REQUESTS)
         .describe(
             "Too many client-secret attempts for this client id or address (or password attempts for this \

@@ -3,7 +3,7 @@
 //! handlers' extractors and the layers can answer is added by `statuskit::openapi`.
 
 use serde_json::{json, Value};
-use statuskit::openapi::{entity_tag, text, BodySchema, Operation};
+use statuskit::openapi::{component, entity_tag, text, BodySchema, Operation};
 use statuskit::status;
 
 use super::batch::{BatchInput, MAX_ITEMS};
@@ -54,7 +54,7 @@ fn customer() -> Value {
             "id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
             "name": {"type": "string"},
             "email": {"type": "string"},
-            "_links": {"type": "object", "required": ["self"], "properties": {"self": {"$ref": "#/components/schemas/Link"}}}
+            "_links": {"type": "object", "required": ["self"], "properties": {"self": component("Link")}}
         },
         "xml": {"name": "customer"}
     })
@@ -65,10 +65,10 @@ fn page() -> Value {
         "type": "object",
         "required": ["items", "_links"],
         "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Customer"}},
+            "items": {"type": "array", "items": component("Customer")},
             "_links": {"type": "object", "required": ["self"], "properties": {
-                "self": {"$ref": "#/components/schemas/Link"},
-                "next": {"$ref": "#/components/schemas/Link"}
+                "self": component("Link"),
+                "next": component("Link")
             }}
         }
     })
@@ -207,7 +207,7 @@ pub(super) fn replace(op: &mut Operation) {
 /// `PATCH /v1/customers/{id}`.
 pub(super) fn patch_op(op: &mut Operation) {
     customer_schemas(op).schema("CustomerPatch", patch()).id("patchCustomer").summary("Merge-patch a customer");
-    op.request_schema(json!({"$ref": "#/components/schemas/CustomerPatch"}));
+    op.request_schema(component("CustomerPatch"));
     op.answer(&status::OK).negotiated_body("Customer").header(&statuskit::header::ETAG, entity_tag(), true);
     op.answer(&status::NO_CONTENT).describe("Patched; `Prefer: return=minimal` was honoured.").header(
         &statuskit::header::ETAG,

@@ -5,7 +5,7 @@ use serde_json::json;
 
 #[cfg(any(feature = "unavailable", feature = "rate-limit", feature = "server"))]
 use super::delay_seconds;
-use super::{entity_tag, text, BodySchema, DescribeInput, DescribeLayer, Operation};
+use super::{component, entity_tag, text, BodySchema, DescribeInput, DescribeLayer, Operation};
 use crate::body::{Body, MergePatch, Valid, BODY_TYPES, PATCH_TYPES};
 use crate::conditional::Preconditions;
 use crate::header;
@@ -45,10 +45,9 @@ impl<T: BodySchema> DescribeInput for Body<T> {
     /// JSON by the schema of `T`; XML is documented in prose only, as an XML document generated
     /// from a JSON Schema turns JSON's `null` and `[]` into text.
     fn describe(op: &mut Operation) {
-        let reference = json!({"$ref": format!("#/components/schemas/{}", T::name())});
         op.schema(T::name(), T::schema());
         for t in BODY_TYPES.iter().filter(|t| t.ends_with("json")) {
-            op.request_body(t, Some(reference.clone()));
+            op.request_body(t, Some(component(T::name())));
         }
         op.request_description("Also accepted as application/xml, with the same members as elements.");
         body_answers(op);
@@ -114,8 +113,7 @@ impl<T: BodySchema> DescribeInput for axum::Json<T> {
     /// a syntax error, 422 for data that does not fit `T`, 413 past axum's body limit (the
     /// contract's layer writes each as a problem).
     fn describe(op: &mut Operation) {
-        let reference = json!({"$ref": format!("#/components/schemas/{}", T::name())});
-        op.schema(T::name(), T::schema()).request_body(crate::header::mime::JSON, Some(reference));
+        op.schema(T::name(), T::schema()).request_body(crate::header::mime::JSON, Some(component(T::name())));
         op.problems(&[
             &status::UNSUPPORTED_MEDIA_TYPE,
             &status::BAD_REQUEST,
@@ -130,8 +128,7 @@ impl<T: BodySchema> DescribeInput for axum::Form<T> {
     /// 400, 422 and 413 as for `Json`. On GET and HEAD axum reads the form from the query.
     fn describe(op: &mut Operation) {
         if op.method() != Method::GET && op.method() != Method::HEAD {
-            let reference = json!({"$ref": format!("#/components/schemas/{}", T::name())});
-            op.schema(T::name(), T::schema()).request_body(crate::header::mime::FORM, Some(reference));
+            op.schema(T::name(), T::schema()).request_body(crate::header::mime::FORM, Some(component(T::name())));
             op.problems(&[&status::UNSUPPORTED_MEDIA_TYPE, &status::UNPROCESSABLE_ENTITY, &status::PAYLOAD_TOO_LARGE]);
         }
         op.problem(&status::BAD_REQUEST);

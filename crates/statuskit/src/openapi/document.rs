@@ -9,7 +9,7 @@ use http::Method;
 use serde_json::{json, Map, Value};
 
 use super::route::RouteParts;
-use super::{text, DescribeLayer, Operation, Route};
+use super::{component, text, DescribeLayer, Operation, Route};
 use crate::docs::ErrorDocs;
 use crate::header;
 use crate::status::{self, Status};
@@ -101,7 +101,6 @@ impl ApiDoc {
             }
             op
         });
-        let _ = parts.allow;
         self.paths.insert(doc_path, PathDoc { operations, params: parts.path_params, options });
         parts.resource.into()
     }
@@ -126,15 +125,16 @@ impl ApiDoc {
 
     /// Every operation with its path, as it will be written (the API-wide layers applied).
     pub fn operations(&self) -> Vec<(String, Operation)> {
-        let mut out = Vec::new();
-        for (path, p) in &self.paths {
-            for op in p.operations.iter().chain(&p.options) {
-                let mut op = op.clone();
-                self.everywhere.iter().for_each(|d| d(&mut op));
-                out.push((path.clone(), op));
-            }
-        }
-        out
+        self.paths.iter().flat_map(|(path, p)| self.finished(p).map(move |op| (path.clone(), op))).collect()
+    }
+
+    /// The operations of one path with what the layers around the whole API answer added.
+    fn finished<'a>(&'a self, p: &'a PathDoc) -> impl Iterator<Item = Operation> + 'a {
+        p.operations.iter().chain(&p.options).map(|op| {
+            let mut op = op.clone();
+            self.everywhere.iter().for_each(|d| d(&mut op));
+            op
+        })
     }
 
     /// The document, with the problem types and docs base of `docs`: a problem's `type` is
@@ -144,14 +144,14 @@ impl ApiDoc {
         let problem_schema = |s: &'static Status| -> Value {
             let base = docs.docs_base();
             let catalog = json!({"allOf": [
-                {"$ref": "#/components/schemas/Problem"},
+                component("Problem"),
                 {"properties": {"status": {"const": s.code.as_u16()}, "type": {"const": base.catalog_type_uri(s)}}}
             ]});
             let own: Vec<Value> = docs
                 .problem_types()
                 .iter()
                 .filter(|t| t.status().code == s.code)
-                .map(|t| json!({"$ref": format!("#/components/schemas/Problem-{}", t.name())}))
+                .map(|t| component(&format!("Problem-{}", t.name())))
                 .collect();
             if own.is_empty() {
                 catalog
@@ -170,9 +170,7 @@ impl ApiDoc {
             if !p.params.is_empty() {
                 item.insert("parameters".into(), Value::Array(p.params.clone()));
             }
-            for op in p.operations.iter().chain(&p.options) {
-                let mut op = op.clone();
-                self.everywhere.iter().for_each(|d| d(&mut op));
+            for op in self.finished(p) {
                 for (name, s) in op.schemas() {
                     schemas.insert(name.clone(), s.clone());
                 }
@@ -236,7 +234,7 @@ fn own_problem_component(t: &crate::problem_type::ProblemType, docs: &ErrorDocs)
         }
         properties[m.name()] = member;
     }
-    let mut own = json!({"allOf": [{"$ref": "#/components/schemas/Problem"}, {"properties": properties}]});
+    let mut own = json!({"allOf": [component("Problem"), {"properties": properties}]});
     if !t.describe().is_empty() {
         own["description"] = Value::from(t.describe());
     }

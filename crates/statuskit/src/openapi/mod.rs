@@ -100,6 +100,15 @@ pub trait BodySchema {
     fn schema() -> Value;
 }
 
+/// A reference to the schema `name` under `components.schemas`.
+///
+/// ```
+/// assert_eq!(statuskit::openapi::component("Note"), serde_json::json!({"$ref": "#/components/schemas/Note"}));
+/// ```
+pub fn component(name: &str) -> Value {
+    serde_json::json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
 /// The schema of a `Retry-After` given in seconds (RFC 9110 §10.2.3).
 pub fn delay_seconds() -> Value {
     serde_json::json!({"type": "string", "pattern": "^[0-9]+$", "description": "delay-seconds (RFC 9110 §10.2.3)"})

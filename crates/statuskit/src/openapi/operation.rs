@@ -74,8 +74,7 @@ impl Response {
 
     /// The same body in JSON and XML, by reference to the component schema `name`.
     pub fn negotiated_body(&mut self, name: &str) -> &mut Self {
-        let r = json!({"$ref": format!("#/components/schemas/{name}")});
-        self.body(mime::JSON, r.clone()).body(mime::XML, r)
+        self.body(mime::JSON, super::component(name)).body(mime::XML, super::component(name))
     }
 
     /// A header, with its schema; `required` if every such response carries it.

@@ -124,7 +124,6 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
 
     pub(super) fn into_parts(self) -> RouteParts<S> {
         RouteParts {
-            allow: self.resource.allow(),
             resource: self.resource,
             operations: self.operations,
             path_params: self.path_params,
@@ -137,7 +136,6 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
 /// What a document keeps of a [`Route`].
 pub(super) struct RouteParts<S> {
     pub resource: Resource<S>,
-    pub allow: Allow,
     pub operations: Vec<Operation>,
     pub path_params: Vec<Value>,
     pub accept_post: Option<&'static [&'static str]>,
